@@ -1,0 +1,195 @@
+"""The `signllm` command: a thin layer over the Python API.
+
+Errors a user can fix (bad files, unknown options) print one line naming the file and line or
+field, and exit with code 2; no traceback, no partial output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+from .errors import SignLLMError, UsageError
+from .pose import Pose
+
+
+def _read_opts(args: argparse.Namespace) -> dict:
+    return {
+        "scale": getattr(args, "scale", None),
+        "fps": getattr(args, "fps", None),
+        "language": getattr(args, "lang", None),
+        "variant": getattr(args, "variant", None),
+    }
+
+
+def _select(poses: Iterator[Pose], wanted: str | None) -> Iterator[Pose]:
+    if wanted is None:
+        yield from poses
+        return
+    found = False
+    for n, pose in enumerate(poses, start=1):
+        if wanted in (pose.meta.id, str(n)) or pose.meta.id.endswith("/" + wanted):
+            found = True
+            yield pose
+    if not found:
+        raise UsageError(f"no clip with id or number {wanted!r}")
+
+
+def info_dict(pose: Pose) -> dict:
+    return {
+        "id": pose.meta.id,
+        "frames": pose.num_frames,
+        "fps": round(pose.fps, 3),
+        "seconds": round(pose.duration, 3),
+        "joints": pose.num_joints,
+        "dims": pose.ndim,
+        "missing_pct": round(100 * pose.missing_fraction, 2),
+        "language": pose.meta.language,
+        "text": pose.meta.text,
+        "gloss": pose.meta.gloss,
+        "split": pose.meta.split,
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .data.formats import read_poses
+
+    for path in args.files:
+        fmt = args.format
+        for pose in _select(read_poses(path, fmt=fmt, **_read_opts(args)), args.id):
+            d = info_dict(pose)
+            if args.json:
+                print(json.dumps({"file": str(path), **d}, ensure_ascii=False))
+                continue
+            line = (
+                f"{path} [{d['id']}]: {d['frames']} frames @ {d['fps']:g} fps "
+                f"({d['seconds']:.2f} s), {d['joints']} joints, {d['dims']}D, "
+                f"{d['missing_pct']:.1f}% missing"
+            )
+            if d["language"]:
+                line += f", language {d['language']}"
+            print(line)
+            if d["text"]:
+                print(f"  text:  {d['text']}")
+            if d["gloss"]:
+                print(f"  gloss: {d['gloss']}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .data.formats import read_poses, write_poses
+
+    poses = _select(read_poses(args.input, fmt=args.from_format, **_read_opts(args)), args.id)
+    out = write_poses(poses, args.output, fmt=args.to_format, scale=args.scale)
+    print(f"wrote {out}")
+    return 0
+
+
+def samples_dir() -> Path:
+    """The real sample data shipped inside the package (see assets/samples/README.md)."""
+    return Path(str(resources.files("signllm") / "assets" / "samples"))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Read each bundled sample format, print what it holds, and convert it both ways."""
+    from .data.formats import read_poses, write_poses
+
+    s = samples_dir()
+    out = Path(args.output)
+    jobs = [
+        ("PHOENIX-2014T .skels (DGS, 3D)", s / "phoenix14t" / "dev.skels", "gsg", out / "phoenix_dev"),
+        ("How2Sign OpenPose JSON (ASL, 2D)", s / "how2sign" / "openpose_json", "ase",
+         out / "how2sign"),
+        ("Swiss-German lexicon, MediaPipe .pose (DSGS)", s / "mediapipe_lexicon", "sgg",
+         out / "dsgs_lexicon.skels"),
+        ("pose-format OpenPose .pose", s / "pose_format" / "openpose.pose", "",
+         out / "openpose_sample.skels"),
+    ]  # fmt: skip
+    for title, src, lang, dst in jobs:
+        print(f"== {title}: {src}")
+        poses = list(read_poses(src, language=lang))
+        for pose in poses:
+            d = info_dict(pose)
+            print(
+                f"  {d['id']}: {d['frames']} frames @ {d['fps']:g} fps, {d['dims']}D, "
+                f"{d['missing_pct']:.1f}% missing" + (f" | {d['text']}" if d["text"] else "")
+            )
+        print(f"  -> {write_poses(poses, dst)}")
+    print(f"outputs in {out}/ (open the .pose files with pose-format's visualize_pose)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="signllm", description="Sign language production: text in, signing skeleton out."
+    )
+    parser.add_argument("--version", action="version", version=f"signllm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def read_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--id", help="only the clip with this id (or 1-based number)")
+        p.add_argument(
+            "--scale",
+            type=float,
+            help=".skels value scale (default 3, Progressive Transformers; Prompt2Sign uses 9)",
+        )
+        p.add_argument("--fps", type=float, help="frame rate where the input has none")
+        p.add_argument("--lang", help="sign language of the input (ISO 639-3), e.g. gsg")
+        p.add_argument(
+            "--variant",
+            choices=["image", "world"],
+            help="MediaPipe .pose: image landmarks (default) or world landmarks",
+        )
+
+    p = sub.add_parser("info", help="frames, fps, joints, dims, missing %, text of pose files")
+    p.add_argument("files", nargs="+", help=".skels, .pose, OpenPose JSON folder, lexicon folder")
+    p.add_argument("--format", choices=["skels", "pose", "openpose", "lexicon"])
+    p.add_argument("--json", action="store_true", help="one JSON object per clip")
+    read_options(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("convert", help="convert between .skels, .pose, OpenPose JSON, lexicons")
+    p.add_argument("input")
+    p.add_argument("output", help="OUT.skels, OUT.pose (one clip), or a folder (lexicon layout)")
+    p.add_argument("--from", dest="from_format", choices=["skels", "pose", "openpose", "lexicon"])
+    p.add_argument("--to", dest="to_format", choices=["skels", "pose", "lexicon"])
+    read_options(p)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("demo", help="read and convert the bundled real samples")
+    p.add_argument("-o", "--output", default="signllm-demo", help="output folder")
+    p.set_defaults(func=cmd_demo)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except SignLLMError as e:
+        print(f"signllm: error: {e}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as e:
+        print(f"signllm: error: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `signllm info ... | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("signllm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

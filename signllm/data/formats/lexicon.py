@@ -1,0 +1,143 @@
+"""Lexicon folders: `.pose` files listed in `index.csv` (spoken-to-signed layout).
+
+Columns: path, spoken_language, signed_language, start, end, words, glosses, priority.
+`start`/`end` are milliseconds into the file (end 0 = to the end). Writing a collection of clips
+to a folder produces the same layout, so text, gloss and ids survive a trip through `.pose`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ...errors import DataError
+from ...fileio import atomic_write
+from ...pose import Pose
+from .poseformat import read_pose_file, write_pose_file
+
+COLUMNS = ("path", "spoken_language", "signed_language", "start", "end", "words", "glosses",
+           "priority")  # fmt: skip
+# Our own additions, after the standard columns (other readers ignore them): they keep the clip
+# id, split and signer through a round trip.
+EXTRA_COLUMNS = ("id", "split", "signer")
+INDEX = "index.csv"
+
+
+def is_lexicon_folder(path: Path) -> bool:
+    return path.is_dir() and (path / INDEX).is_file()
+
+
+def _ms(value: str, index: Path, lineno: int, name: str) -> float:
+    if value.strip() == "":
+        return 0.0
+    try:
+        v = float(value)
+    except ValueError:
+        raise DataError(f"{value!r} is not a number of milliseconds", index, lineno, name) from None
+    if v < 0 or v != v:
+        raise DataError(f"{value!r} must be >= 0", index, lineno, name)
+    return v
+
+
+def iter_lexicon(folder: str | Path, language: str | None = None) -> Iterator[Pose]:
+    """Clips of a lexicon folder, in index order (optionally one sign language only)."""
+    folder = Path(folder)
+    index = folder / INDEX
+    if not index.is_file():
+        raise DataError(f"no {INDEX} in the lexicon folder", folder)
+    with index.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [c for c in ("path", "signed_language", "words") if c not in header]
+        if missing:
+            raise DataError(f"missing column(s) {', '.join(missing)}", index, 1)
+        for lineno, row in enumerate(reader, start=2):
+            if None in row or any(v is None for v in row.values()):
+                raise DataError(f"expected {len(header)} columns", index, lineno)
+            if language and row["signed_language"] != language:
+                continue
+            rel = row["path"].strip()
+            if not rel:
+                raise DataError("empty path", index, lineno, "path")
+            target = (folder / rel).resolve()
+            if not target.is_file():
+                raise DataError(f"file {rel!r} does not exist", index, lineno, "path")
+            pose = read_pose_file(target)
+            start = _ms(row.get("start", ""), index, lineno, "start")
+            end = _ms(row.get("end", ""), index, lineno, "end")
+            if end and end <= start:
+                raise DataError(f"end {end} <= start {start}", index, lineno, "end")
+            if start or end:
+                a = round(start / 1000 * pose.fps)
+                b = round(end / 1000 * pose.fps) if end else pose.num_frames
+                pose = pose.select_frames(slice(a, max(a + 1, min(b, pose.num_frames))))
+            lang = row["signed_language"].strip()
+            meta = pose.meta
+            meta.id = f"{lang}/{Path(rel).with_suffix('').as_posix()}" if lang else rel
+            if rel.startswith(f"{lang}/"):
+                meta.id = Path(rel).with_suffix("").as_posix()
+            meta.id = row.get("id") or meta.id
+            meta.split = row.get("split") or ""
+            meta.signer = row.get("signer") or ""
+            meta.language = lang
+            meta.spoken_language = row.get("spoken_language", "").strip()
+            meta.text = row.get("words", "")
+            meta.gloss = row.get("glosses", "")
+            meta.source = f"{index}:{lineno}"
+            if row.get("priority"):
+                meta.extra["priority"] = row["priority"]
+            yield pose
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._\-/]+")
+
+
+def _rel_path(pose: Pose, n: int, used: set[str]) -> str:
+    base = _SAFE.sub("_", pose.meta.id or f"clip{n}").strip("/")
+    parts = [p for p in base.split("/") if p not in ("", ".", "..")] or [f"clip{n}"]
+    if len(parts) == 1 and pose.meta.language:
+        parts.insert(0, pose.meta.language)
+    rel = "/".join(parts) + ".pose"
+    k = 1
+    while rel in used:
+        k += 1
+        rel = "/".join(parts) + f"-{k}.pose"
+    used.add(rel)
+    return rel
+
+
+def write_lexicon(poses: Iterable[Pose], folder: str | Path) -> Path:
+    """Write clips as `.pose` files + index.csv. A new folder appears whole or not at all."""
+    folder = Path(folder)
+    fresh = not folder.exists()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent)) if fresh else folder
+    try:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(COLUMNS + EXTRA_COLUMNS)
+        used: set[str] = set()
+        n = 0
+        for n, pose in enumerate(poses, start=1):
+            rel = _rel_path(pose, n, used)
+            write_pose_file(pose, work / rel)
+            end_ms = round(pose.duration * 1000)
+            w.writerow([rel, pose.meta.spoken_language, pose.meta.language, 0, end_ms,
+                        pose.meta.text, pose.meta.gloss, pose.meta.extra.get("priority", 0),
+                        pose.meta.id, pose.meta.split, pose.meta.signer])  # fmt: skip
+        if n == 0:
+            raise DataError("nothing to write: no clips", folder)
+        with atomic_write(work / INDEX, encoding="utf-8", newline="") as f:
+            f.write(buf.getvalue())
+        if fresh:
+            work.rename(folder)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    return folder
