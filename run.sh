@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One entry point that also does all the set-up, so a fresh machine needs nothing else:
+#   bash run.sh demo    # set up, then run the main job
+#   bash run.sh test    # set up, then lint and run the test suite (what CI runs)
+#   bash run.sh setup   # only set up
+# Set-up: a virtual environment in .venv with this package and its dev tools. If no torch is
+# importable there, torch==2.13.0 is installed first (a CPU wheel where one is available), so an
+# unpinned torch never pulls a multi-GB CUDA build; GPU users install their own torch build into
+# .venv first (or point SIGNLLM_PYTHON at an environment that has it).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PY=${SIGNLLM_PYTHON:-}
+if [ -z "$PY" ]; then
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  PY=.venv/bin/python
+fi
+
+setup() {
+  local stamp=.venv/.signllm-installed
+  local want
+  want=$(cat pyproject.toml | sha1sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PY" -c "import signllm" 2>/dev/null; then
+    return
+  fi
+  if ! "$PY" -c "import torch" 2>/dev/null; then
+    "$PY" -m pip install --quiet "torch==2.13.0"
+  fi
+  "$PY" -m pip install --quiet -e ".[dev]"
+  [ -d .venv ] && echo "$want" > "$stamp"
+  return 0
+}
+
+cmd=${1:-demo}
+shift || true
+setup
+case "$cmd" in
+  setup) ;;
+  demo) "$PY" -m signllm demo "$@" ;;
+  test)
+    "$PY" -m ruff check .
+    "$PY" -m ruff format --check .
+    "$PY" -m pytest -q "$@"
+    ;;
+  *) "$PY" -m signllm "$cmd" "$@" ;;
+esac
