@@ -1,0 +1,682 @@
+"""Tokenizers for glosses and spoken-language text, saved as plain JSON beside every checkpoint.
+
+Three kinds share one id layout and one interface (`Tokenizer`), so a model never cares which it got:
+
+- `WordVocab`: whole words split on whitespace, case kept. Glosses are a closed, upper-case
+  vocabulary (``WETTER MORGEN``), so splitting them into subwords only adds length.
+- `LangWordVocab`: a `WordVocab` whose tokens carry their language (``gsg:HAUS``, ``ase:HOUSE``).
+  Prompt2LangGloss trains one model on all languages; the paper's LangGloss format writes a marker
+  before every token so that identical gloss strings of two languages stop being the same input.
+  Making the token itself language-specific is the direct way to get that: DGS ``HAUS`` and an ASL
+  gloss ``HAUS`` get distinct ids and distinct embeddings, whatever markers surround them.
+- `SubwordTokenizer`: a sentencepiece unigram or BPE model for open-vocabulary spoken text.
+
+Every tokenizer reserves the same leading ids: ``<pad>`` = 0, ``<unk>`` = 1, ``<bos>`` = 2,
+``<eos>`` = 3, then one marker per sign language (``<ase>``, ``<gsg>``, ...) in the order given.
+Language markers are added by `encode` from its `language` argument:
+
+>>> vocab = WordVocab.build(["WHEN DOES THIS"], languages=["ase"])
+>>> vocab.encode("WHEN DOES", language="ase")  # [<ase>, WHEN, DOES]
+[4, 7, 5]
+>>> vocab.encode("WHEN DOES", language="ase", tag_every_token=True)  # LangGloss
+[4, 7, 4, 5]
+
+`save(directory)` writes ``directory/tokenizer.json`` (the sentencepiece model travels inside it,
+base64-encoded), and `load_tokenizer(directory)` rebuilds any kind from that one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from ..errors import DataError, UsageError
+from ..fileio import atomic_write
+
+log = logging.getLogger(__name__)
+
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
+SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+TOKENIZER_FILE = "tokenizer.json"
+FORMAT_VERSION = 1
+
+_CODE_RE = re.compile(r"^[a-z]{3}$")
+
+
+def language_marker(code: str) -> str:
+    """The marker token of a sign language: ``ase`` -> ``<ase>``."""
+    return f"<{code}>"
+
+
+def _check_languages(languages: Iterable[str]) -> tuple[str, ...]:
+    """Validate ISO 639-3 codes and drop duplicates, keeping order (order fixes the marker ids)."""
+    if isinstance(languages, str):
+        raise UsageError(f"languages must be a list of codes, not the string {languages!r}")
+    out: list[str] = []
+    for code in languages:
+        if not isinstance(code, str) or not _CODE_RE.match(code):
+            raise UsageError(
+                f"language {code!r} is not an ISO 639-3 code (three lower-case letters, e.g. ase)"
+            )
+        if code not in out:
+            out.append(code)
+    return tuple(out)
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """What models, data loaders and checkpoints rely on; all tokenizers here implement it."""
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    @property
+    def pad_id(self) -> int: ...
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+
+    def encode(
+        self,
+        text: str,
+        language: str | None = None,
+        tag_every_token: bool = False,
+        add_bos: bool = False,
+        add_eos: bool = False,
+    ) -> list[int]: ...
+
+    def decode(self, ids: Iterable[int], skip_special: bool = True) -> str: ...
+
+    def save(self, directory: str | Path) -> Path: ...
+
+
+class _Base:
+    """Id layout, language markers and the encode framing shared by all tokenizers."""
+
+    type_name: ClassVar[str] = ""
+    pad_id = PAD_ID
+    unk_id = UNK_ID
+    bos_id = BOS_ID
+    eos_id = EOS_ID
+
+    def __init__(self, languages: Sequence[str]) -> None:
+        self._languages = _check_languages(languages)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self._languages
+
+    @property
+    def num_special(self) -> int:
+        """Ids below this are specials or language markers."""
+        return len(SPECIAL_TOKENS) + len(self._languages)
+
+    def marker_id(self, language: str) -> int:
+        """Id of a language's marker; a clear error names the languages this tokenizer knows."""
+        try:
+            return len(SPECIAL_TOKENS) + self._languages.index(language)
+        except ValueError:
+            known = ", ".join(self._languages) or "none"
+            raise UsageError(
+                f"this tokenizer has no marker for language {language!r} (it knows: {known}); "
+                "rebuild it with that code in `languages`"
+            ) from None
+
+    def _frame(
+        self,
+        ids: list[int],
+        language: str | None,
+        tag_every_token: bool,
+        add_bos: bool,
+        add_eos: bool,
+    ) -> list[int]:
+        if language is not None:
+            marker = self.marker_id(language)
+            if tag_every_token and ids:
+                ids = [x for i in ids for x in (marker, i)]
+            else:  # an empty text still says which language it is
+                ids = [marker, *ids]
+        elif tag_every_token:
+            raise UsageError("tag_every_token=True needs a language")
+        return ([BOS_ID] if add_bos else []) + ids + ([EOS_ID] if add_eos else [])
+
+    def _check_ids(self, ids: Iterable[int]) -> list[int]:
+        out = [int(i) for i in ids]
+        n = self.vocab_size  # type: ignore[attr-defined]
+        bad = [i for i in out if not 0 <= i < n]
+        if bad:
+            raise UsageError(f"token id {bad[0]} is out of range for a vocabulary of {n}")
+        return out
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``directory/tokenizer.json``; return its path."""
+        path = Path(directory) / TOKENIZER_FILE
+        self.to_json(path)
+        return path
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_json(self, path: str | Path) -> None:
+        """Write the tokenizer as one self-contained JSON file, atomically."""
+        with atomic_write(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
+            f.write("\n")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _WordBase(_Base):
+    """A fixed token list with a lookup table: the common core of the two word vocabularies."""
+
+    def __init__(self, tokens: Sequence[str], languages: Sequence[str], lowercase: bool) -> None:
+        super().__init__(languages)
+        self.lowercase = bool(lowercase)
+        head = [*SPECIAL_TOKENS, *(language_marker(c) for c in self._languages)]
+        tokens = list(tokens)
+        if tokens[: len(head)] != head:
+            raise DataError(f"vocabulary must start with {head}, got {tokens[: len(head)]}")
+        self._itos = tokens
+        self._stoi = {t: i for i, t in enumerate(tokens)}
+        if len(self._stoi) != len(tokens):
+            dup = next(t for t, c in Counter(tokens).items() if c > 1)
+            raise DataError(f"vocabulary lists token {dup!r} twice")
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._itos)
+
+    @property
+    def tokens(self) -> list[str]:
+        """All tokens in id order (a copy)."""
+        return list(self._itos)
+
+    def __len__(self) -> int:
+        return len(self._itos)
+
+    def token_to_id(self, token: str) -> int:
+        return self._stoi.get(token, UNK_ID)
+
+    def id_to_token(self, i: int) -> str:
+        return self._itos[self._check_ids([i])[0]]
+
+    def _words(self, text: str) -> list[str]:
+        return (text.lower() if self.lowercase else text).split()
+
+    @staticmethod
+    def _select(counts: Counter[str], min_freq: int, max_size: int | None) -> list[str]:
+        """Most frequent first, ties alphabetical, so the same corpus always gives the same ids."""
+        if min_freq < 1:
+            raise UsageError(f"min_freq must be >= 1, got {min_freq}")
+        if max_size is not None and max_size < 0:
+            raise UsageError(f"max_size must be >= 0, got {max_size}")
+        words = sorted(
+            (w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w)
+        )
+        return words if max_size is None else words[:max_size]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type_name,
+            "format_version": FORMAT_VERSION,
+            "lowercase": self.lowercase,
+            "languages": list(self._languages),
+            "tokens": self._itos,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str | Path | None = None) -> Any:
+        _check_header(d, cls.type_name, path)
+        tokens = _field(d, "tokens", list, path)
+        if not all(isinstance(t, str) for t in tokens):
+            raise DataError("every token must be a string", path, field="tokens")
+        languages = _languages_field(d, path)
+        lowercase = _field(d, "lowercase", bool, path)
+        try:
+            return cls(tokens, languages=languages, lowercase=lowercase)
+        except DataError as e:
+            raise DataError(e.message, path, field="tokens") from None
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> Any:
+        return cls.from_dict(_read_json(path), path)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(vocab_size={self.vocab_size}, languages={self._languages})"
+
+
+class WordVocab(_WordBase):
+    """Word-level vocabulary for glosses: whitespace split, case kept unless `lowercase`."""
+
+    type_name = "word"
+
+    def __init__(
+        self, tokens: Sequence[str], languages: Sequence[str] = (), lowercase: bool = False
+    ) -> None:
+        super().__init__(tokens, languages, lowercase)
+
+    @classmethod
+    def build(
+        cls,
+        texts: Iterable[str],
+        languages: Sequence[str] = (),
+        min_freq: int = 1,
+        max_size: int | None = None,
+        lowercase: bool = False,
+    ) -> WordVocab:
+        """Count words over `texts`; keep those seen `min_freq` times, at most `max_size` words
+        (specials and language markers come on top of `max_size`)."""
+        langs = _check_languages(languages)
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update((text.lower() if lowercase else text).split())
+        reserved = {*SPECIAL_TOKENS, *(language_marker(c) for c in langs)}
+        for t in reserved:
+            counts.pop(t, None)
+        head = [*SPECIAL_TOKENS, *(language_marker(c) for c in langs)]
+        return cls(head + cls._select(counts, min_freq, max_size), langs, lowercase)
+
+    def encode(
+        self,
+        text: str,
+        language: str | None = None,
+        tag_every_token: bool = False,
+        add_bos: bool = False,
+        add_eos: bool = False,
+    ) -> list[int]:
+        """Word ids; `language` puts its marker first, or before every word with `tag_every_token`
+        (the paper's LangGloss); unknown words become ``<unk>``."""
+        ids = [self._stoi.get(w, UNK_ID) for w in self._words(text)]
+        return self._frame(ids, language, tag_every_token, add_bos, add_eos)
+
+    def decode(self, ids: Iterable[int], skip_special: bool = True) -> str:
+        """Words joined by spaces; `skip_special` drops pad/bos/eos and markers, keeps ``<unk>``."""
+        out = []
+        for i in self._check_ids(ids):
+            if skip_special and i != UNK_ID and i < self.num_special:
+                continue
+            out.append(self._itos[i])
+        return " ".join(out)
+
+
+class LangWordVocab(_WordBase):
+    """Word vocabulary whose tokens are ``language:WORD``, so equal glosses of two languages differ.
+
+    Encoding therefore always needs the language. Markers are still added as in `WordVocab`
+    (first, or before every token with `tag_every_token`), so the input keeps the paper's LangGloss
+    shape; the language-specific token is what actually keeps DGS ``HAUS`` apart from ASL ``HAUS``.
+    """
+
+    type_name = "lang_word"
+    SEPARATOR: ClassVar[str] = ":"
+
+    def __init__(
+        self, tokens: Sequence[str], languages: Sequence[str] = (), lowercase: bool = False
+    ) -> None:
+        super().__init__(tokens, languages, lowercase)
+        for t in self._itos[self.num_special :]:
+            code, sep, word = t.partition(self.SEPARATOR)
+            if not sep or code not in self._languages or not word:
+                raise DataError(f"token {t!r} is not 'language:WORD' with a known language")
+
+    @classmethod
+    def build(
+        cls,
+        items: Iterable[tuple[str, str]],
+        languages: Sequence[str] = (),
+        min_freq: int = 1,
+        max_size: int | None = None,
+        lowercase: bool = False,
+    ) -> LangWordVocab:
+        """Count (language, text) pairs; `languages` fixes the marker order, languages first seen
+        in `items` are appended in sorted order. `min_freq`/`max_size` apply per language:word."""
+        langs = list(_check_languages(languages))
+        seen: set[str] = set()
+        counts: Counter[str] = Counter()
+        for item in items:
+            if not (isinstance(item, tuple | list) and len(item) == 2):
+                raise UsageError(f"LangWordVocab.build takes (language, text) pairs, got {item!r}")
+            code, text = item
+            seen.add(code)
+            words = (text.lower() if lowercase else text).split()
+            counts.update(f"{code}{cls.SEPARATOR}{w}" for w in words)
+        langs += sorted(seen - set(langs))
+        langs_t = _check_languages(langs)
+        head = [*SPECIAL_TOKENS, *(language_marker(c) for c in langs_t)]
+        return cls(head + cls._select(counts, min_freq, max_size), langs_t, lowercase)
+
+    def encode(
+        self,
+        text: str,
+        language: str | None = None,
+        tag_every_token: bool = False,
+        add_bos: bool = False,
+        add_eos: bool = False,
+    ) -> list[int]:
+        """Ids of ``language:WORD`` tokens, framed like `WordVocab.encode`; unknown -> ``<unk>``."""
+        if language is None:
+            raise UsageError("LangWordVocab.encode needs a language: its tokens are per language")
+        self.marker_id(language)  # unknown language: clear error before the lookups
+        prefix = language + self.SEPARATOR
+        ids = [self._stoi.get(prefix + w, UNK_ID) for w in self._words(text)]
+        return self._frame(ids, language, tag_every_token, add_bos, add_eos)
+
+    def decode(
+        self, ids: Iterable[int], skip_special: bool = True, keep_language: bool = False
+    ) -> str:
+        """Words joined by spaces, without their ``language:`` prefix unless `keep_language`."""
+        out = []
+        for i in self._check_ids(ids):
+            if i < self.num_special:
+                if skip_special and i != UNK_ID:
+                    continue
+                out.append(self._itos[i])
+            else:
+                t = self._itos[i]
+                out.append(t if keep_language else t.partition(self.SEPARATOR)[2])
+        return " ".join(out)
+
+
+class SubwordTokenizer(_Base):
+    """A sentencepiece unigram/BPE model over spoken-language text, trained in memory.
+
+    `lowercase` folds case in Python before training and encoding (sentencepiece then still applies
+    its NFKC normalisation). Language markers are sentencepiece user-defined symbols, so they keep
+    the shared ids 4, 5, ... and are never split.
+    """
+
+    type_name = "subword"
+    MODEL_TYPES: ClassVar[tuple[str, ...]] = ("unigram", "bpe")
+
+    def __init__(
+        self,
+        model_proto: bytes,
+        languages: Sequence[str] = (),
+        lowercase: bool = False,
+        model_type: str = "unigram",
+    ) -> None:
+        import sentencepiece as spm
+
+        super().__init__(languages)
+        self.lowercase = bool(lowercase)
+        self.model_type = model_type
+        self._proto = bytes(model_proto)
+        self._sp = spm.SentencePieceProcessor()
+        try:
+            self._sp.load_from_serialized_proto(self._proto)
+        except (RuntimeError, OSError) as e:
+            raise DataError(f"not a sentencepiece model: {e}") from None
+        expected = [*SPECIAL_TOKENS, *(language_marker(c) for c in self._languages)]
+        got = [
+            self._sp.id_to_piece(i) for i in range(min(len(expected), self._sp.get_piece_size()))
+        ]
+        if got != expected:
+            raise DataError(f"sentencepiece model must start with {expected}, got {got}")
+
+    @classmethod
+    def train(
+        cls,
+        sentences: Iterable[str],
+        vocab_size: int = 8000,
+        model_type: str = "unigram",
+        languages: Sequence[str] = (),
+        lowercase: bool = False,
+        character_coverage: float = 1.0,
+    ) -> SubwordTokenizer:
+        """Train on `sentences` (held in memory, no temporary files).
+
+        `vocab_size` is a maximum: a corpus too small to fill it yields a smaller vocabulary and a
+        logged warning, instead of sentencepiece's hard error. `character_coverage` defaults to 1.0
+        because sign-language corpora are small and every character in them matters.
+        """
+        import sentencepiece as spm
+
+        if model_type not in cls.MODEL_TYPES:
+            raise UsageError(f"model_type must be one of {cls.MODEL_TYPES}, got {model_type!r}")
+        langs = _check_languages(languages)
+        data = [s.lower() if lowercase else s for s in sentences]
+        data = [s for s in data if s.strip()]
+        if not data:
+            raise UsageError("cannot train a subword tokenizer on an empty corpus")
+        minimum = len(SPECIAL_TOKENS) + len(langs) + 1
+        if vocab_size < minimum:
+            raise UsageError(f"vocab_size {vocab_size} is too small: need at least {minimum}")
+        buf = io.BytesIO()
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(data),
+                model_writer=buf,
+                vocab_size=vocab_size,
+                model_type=model_type,
+                hard_vocab_limit=False,  # vocab_size is an upper bound on tiny corpora
+                character_coverage=character_coverage,
+                pad_id=PAD_ID,
+                unk_id=UNK_ID,
+                bos_id=BOS_ID,
+                eos_id=EOS_ID,
+                pad_piece=PAD,
+                unk_piece=UNK,
+                bos_piece=BOS,
+                eos_piece=EOS,
+                unk_surface=UNK,
+                user_defined_symbols=[language_marker(c) for c in langs],
+                num_threads=1,  # deterministic, and the corpora that fit in memory train fast
+                minloglevel=2,
+            )
+        except RuntimeError as e:
+            msg = str(e).split("]", 1)[-1].strip() or str(e)
+            raise UsageError(f"sentencepiece training failed: {msg}") from None
+        tok = cls(buf.getvalue(), langs, lowercase, model_type)
+        if tok.vocab_size < vocab_size:
+            log.warning(
+                "corpus too small for a %s vocabulary of %d: trained %d pieces instead",
+                model_type,
+                vocab_size,
+                tok.vocab_size,
+            )
+        return tok
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self._sp.get_piece_size())
+
+    @property
+    def model_proto(self) -> bytes:
+        """The serialized sentencepiece model (what `sentencepiece` itself would write)."""
+        return self._proto
+
+    def pieces(self, text: str) -> list[str]:
+        """The subword pieces of `text` (for inspection; markers are not added)."""
+        return list(self._sp.encode(text.lower() if self.lowercase else text, out_type=str))
+
+    def id_to_token(self, i: int) -> str:
+        return str(self._sp.id_to_piece(self._check_ids([i])[0]))
+
+    def encode(
+        self,
+        text: str,
+        language: str | None = None,
+        tag_every_token: bool = False,
+        add_bos: bool = False,
+        add_eos: bool = False,
+    ) -> list[int]:
+        """Piece ids, framed like `WordVocab.encode`; with `tag_every_token` the marker precedes
+        every piece (the tokenizer's unit), as LangGloss does with words."""
+        ids = list(self._sp.encode(text.lower() if self.lowercase else text, out_type=int))
+        return self._frame(ids, language, tag_every_token, add_bos, add_eos)
+
+    def decode(self, ids: Iterable[int], skip_special: bool = True) -> str:
+        """Text; `skip_special` drops pad/bos/eos and markers (``<unk>`` stays visible)."""
+        parts: list[str] = []
+        run: list[int] = []
+        for i in self._check_ids(ids):
+            if i == UNK_ID or i >= self.num_special:
+                run.append(i)
+                continue
+            if skip_special:
+                continue
+            if run:
+                parts.append(self._sp.decode(run))
+                run = []
+            parts.append(self._sp.id_to_piece(i))
+        if run:
+            parts.append(self._sp.decode(run))
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type_name,
+            "format_version": FORMAT_VERSION,
+            "model_type": self.model_type,
+            "lowercase": self.lowercase,
+            "languages": list(self._languages),
+            "vocab_size": self.vocab_size,
+            "sentencepiece_model_base64": base64.b64encode(self._proto).decode("ascii"),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str | Path | None = None) -> SubwordTokenizer:
+        _check_header(d, cls.type_name, path)
+        field = "sentencepiece_model_base64"
+        try:
+            proto = base64.b64decode(_field(d, field, str, path), validate=True)
+        except (binascii.Error, ValueError):
+            raise DataError("not valid base64", path, field=field) from None
+        model_type = _field(d, "model_type", str, path)
+        if model_type not in cls.MODEL_TYPES:
+            raise DataError(f"unknown model_type {model_type!r}", path, field="model_type")
+        languages = _languages_field(d, path)
+        lowercase = _field(d, "lowercase", bool, path)
+        try:
+            tok = cls(proto, languages=languages, lowercase=lowercase, model_type=model_type)
+        except DataError as e:
+            raise DataError(e.message, path, field=field) from None
+        if tok.vocab_size != _field(d, "vocab_size", int, path):
+            raise DataError(
+                f"vocab_size says {d['vocab_size']} but the model has {tok.vocab_size} pieces",
+                path,
+                field="vocab_size",
+            )
+        return tok
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> SubwordTokenizer:
+        return cls.from_dict(_read_json(path), path)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the proto, not the C++ processor (DataLoader workers started with spawn)."""
+        return {
+            "proto": self._proto,
+            "languages": self._languages,
+            "lowercase": self.lowercase,
+            "model_type": self.model_type,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            state["proto"], state["languages"], state["lowercase"], state["model_type"]
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"SubwordTokenizer({self.model_type}, vocab_size={self.vocab_size}, "
+            f"languages={self._languages}, lowercase={self.lowercase})"
+        )
+
+
+TOKENIZER_TYPES: dict[str, Any] = {
+    WordVocab.type_name: WordVocab,
+    LangWordVocab.type_name: LangWordVocab,
+    SubwordTokenizer.type_name: SubwordTokenizer,
+}
+
+
+def _read_json(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError("tokenizer file not found", path) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read tokenizer file: {e}", path) from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"invalid JSON: {e.msg}", path, line=e.lineno) from None
+    if not isinstance(d, dict):
+        raise DataError("a tokenizer file must hold a JSON object", path)
+    return d
+
+
+def _field(d: dict[str, Any], name: str, kind: type, path: str | Path | None) -> Any:
+    if name not in d:
+        raise DataError("missing", path, field=name)
+    value = d[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise DataError(f"expected {kind.__name__}, got {type(value).__name__}", path, field=name)
+    return value
+
+
+def _languages_field(d: dict[str, Any], path: str | Path | None) -> tuple[str, ...]:
+    try:
+        return _check_languages(_field(d, "languages", list, path))
+    except UsageError as e:
+        raise DataError(str(e), path, field="languages") from None
+
+
+def _check_header(d: dict[str, Any], type_name: str, path: str | Path | None) -> None:
+    if d.get("type") != type_name:
+        raise DataError(f"expected type {type_name!r}, got {d.get('type')!r}", path, field="type")
+    version = d.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise DataError(
+            f"unsupported format_version {version!r} (this signllm reads <= {FORMAT_VERSION})",
+            path,
+            field="format_version",
+        )
+
+
+def tokenizer_from_dict(d: dict[str, Any], path: str | Path | None = None) -> Tokenizer:
+    """Rebuild a tokenizer from its `to_dict()`, dispatching on the ``type`` field."""
+    kind = d.get("type")
+    if kind not in TOKENIZER_TYPES:
+        known = ", ".join(sorted(TOKENIZER_TYPES))
+        raise DataError(f"unknown tokenizer type {kind!r} (known: {known})", path, field="type")
+    return TOKENIZER_TYPES[kind].from_dict(d, path)  # type: ignore[no-any-return]
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """Load a tokenizer saved by `save`: `path` is its directory or the ``tokenizer.json`` itself."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / TOKENIZER_FILE
+    return tokenizer_from_dict(_read_json(path), path)
+
+
+def check_vocab_size(
+    tokenizer: Tokenizer, model_vocab_size: int, path: str | Path | None = None
+) -> None:
+    """Refuse a tokenizer whose vocabulary differs from the model's embedding table.
+
+    A mismatch means the checkpoint was saved with another tokenizer: ids would silently point at
+    the wrong embeddings, so loading stops here with both numbers.
+    """
+    if tokenizer.vocab_size != model_vocab_size:
+        raise DataError(
+            f"tokenizer has {tokenizer.vocab_size} tokens but the model was built for "
+            f"{model_vocab_size}; the checkpoint's tokenizer.json does not belong to its weights",
+            path,
+            field="vocab_size",
+        )
