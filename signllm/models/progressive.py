@@ -1,0 +1,599 @@
+"""Progressive Transformer: text or gloss tokens in, continuous pose frames out.
+
+The core network of SignLLM (Saunders et al., "Progressive Transformers for End-to-End Sign
+Language Production", ECCV 2020): a transformer encoder over tokens and an autoregressive
+transformer decoder over pose frames. A frame is `pose_dim` values (50 joints x xyz = 150) plus a
+*counter* in [0, 1]: frame i of a T-frame clip has counter i/T (i = 1..T). The decoder predicts the
+next frame and its counter; decoding stops when the predicted counter reaches the end.
+
+Honest decoding. The public PT code feeds the ground-truth counter and length at inference; here
+`generate` starts from a learned start frame (counter 0), feeds back its own predictions, and
+stops each sequence when *its predicted* counter >= threshold (or at `max_frames`). The default
+threshold is `1 - 1/(2 * max_frames)`: the last frame of a clip has counter 1 and the one before
+it (T-1)/T <= 1 - 1/max_frames for every clip that fits, so the midpoint separates them.
+
+Counter loss: binary cross-entropy on the counter logit with soft targets i/T, minus the targets'
+own entropy so that it reads 0 at a perfect fit (default), or MSE on the sigmoid
+(`counter_loss="mse"`). BCE is the default because its gradient (sigmoid - target) does not
+vanish as the sigmoid saturates, so the model can actually reach counter 1 at the end; with MSE
+on a sigmoid it creeps towards 1 ever more slowly and may never cross the threshold.
+
+Attention is written with `F.scaled_dot_product_attention` (not `nn.Transformer`) so that the
+decoder can keep a KV cache: self-attention keys/values are cached per layer in buffers
+preallocated to `max_frames` (no concatenation, so a step costs the same at frame 5 and frame
+500 up to the attention itself), and the cross-attention keys/values of the encoder memory are
+computed once per `generate` call.
+
+Sizes (`PRESETS`, parameters with a 10k-token vocabulary, pose_dim 150, future_k 1):
+
+    preset    enc+dec layers  d_model  heads  d_ff    parameters
+    tiny      2+2             64       2      128     ~0.83M (0.64M of them the 10k embedding)
+    pt-base   2+2             512      4      2048    ~20.0M (Progressive Transformers' base)
+    40m       5+5             512      8      2048    ~42.1M
+    120m      7+7             768      12     3072    ~123.7M
+    1b        15+15           1536     12     6144    ~1.007B
+
+Use (model code does no I/O; the trainer and the CLI wrap it):
+
+    cfg = preset_config("tiny", vocab_size=32)
+    model = ProgressiveTransformer(cfg)
+    out = model(tokens, token_mask, frames)          # teacher forcing, frames (b, t, pose_dim + 1)
+    losses = model.loss(tokens, token_mask, frames, frame_mask, joint_mask)
+    gen = model.generate(tokens, token_mask, max_frames=300)   # gen["pose"], gen["lengths"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import UsageError
+
+
+@dataclass
+class ProgressiveConfig:
+    vocab_size: int = 10000
+    pad_id: int = 0
+    pose_dim: int = 150  # joints * 3 (Prompt2Sign's 50 joints); the counter comes on top
+    d_model: int = 512
+    n_heads: int = 4
+    n_enc_layers: int = 2
+    n_dec_layers: int = 2
+    d_ff: int = 2048
+    dropout: float = 0.0
+    bias: bool = True
+    pos_encoding: str = "sinusoidal"  # "sinusoidal" (no length limit) or "learned"
+    max_positions: int = 1024  # only limits "learned" positions (tokens and frames each)
+    future_k: int = 1  # future prediction: predict frames i..i+k-1 at step i (1 = off)
+    noise_std: float = 0.0  # Gaussian noise on decoder input poses while training (0 = off)
+    counter_loss: str = "bce"  # "bce" on the logit (default, see module doc) or "mse"
+    counter_weight: float = 1.0  # total loss = pose MSE + counter_weight * counter loss
+
+    def __post_init__(self) -> None:
+        if self.pose_dim <= 0 or self.pose_dim % 3:
+            raise UsageError(f"pose_dim must be a positive multiple of 3, got {self.pose_dim}")
+        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
+            raise UsageError(
+                f"d_model ({self.d_model}) must split into n_heads ({self.n_heads}) even-sized heads"
+            )
+        if self.future_k < 1:
+            raise UsageError(f"future_k must be >= 1, got {self.future_k}")
+        if self.pos_encoding not in ("sinusoidal", "learned"):
+            raise UsageError(
+                f"pos_encoding must be sinusoidal or learned, got {self.pos_encoding!r}"
+            )
+        if self.counter_loss not in ("bce", "mse"):
+            raise UsageError(f"counter_loss must be bce or mse, got {self.counter_loss!r}")
+        if not 0.0 <= self.dropout < 1.0 or self.noise_std < 0:
+            raise UsageError("dropout must be in [0, 1) and noise_std >= 0")
+        if not 0 <= self.pad_id < self.vocab_size:
+            raise UsageError(f"pad_id {self.pad_id} outside vocab of {self.vocab_size}")
+
+    @property
+    def n_joints(self) -> int:
+        return self.pose_dim // 3
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict, written as `config.json` next to the weights."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ProgressiveConfig:
+        """Inverse of `to_dict`; unknown keys are an error, not silently dropped."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise UsageError(f"unknown ProgressiveConfig fields: {', '.join(unknown)}")
+        return cls(**d)
+
+
+# Size presets: only the shape fields; vocab, pose_dim and options come from the caller.
+PRESETS: dict[str, dict[str, int]] = {
+    "tiny": dict(d_model=64, n_heads=2, n_enc_layers=2, n_dec_layers=2, d_ff=128),
+    "pt-base": dict(d_model=512, n_heads=4, n_enc_layers=2, n_dec_layers=2, d_ff=2048),
+    "40m": dict(d_model=512, n_heads=8, n_enc_layers=5, n_dec_layers=5, d_ff=2048),
+    "120m": dict(d_model=768, n_heads=12, n_enc_layers=7, n_dec_layers=7, d_ff=3072),
+    "1b": dict(d_model=1536, n_heads=12, n_enc_layers=15, n_dec_layers=15, d_ff=6144),
+}
+
+
+def preset_config(name: str, **overrides: Any) -> ProgressiveConfig:
+    """A config from a size preset, with any field overridden (e.g. `vocab_size=...`)."""
+    if name not in PRESETS:
+        raise UsageError(f"unknown model preset {name!r}; choose from {', '.join(PRESETS)}")
+    return ProgressiveConfig(**{**PRESETS[name], **overrides})
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (works on the meta device, where nothing is allocated)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def add_counter(pose: Tensor, frame_mask: Tensor) -> Tensor:
+    """Append the counter i/T to right-padded poses: (b, t, pose_dim) -> (b, t, pose_dim + 1).
+
+    For data that carries no counter column; padded frames get counter 0.
+    """
+    t = pose.shape[1]
+    lengths = frame_mask.sum(1, keepdim=True).clamp(min=1).to(pose.dtype)  # (b, 1)
+    steps = torch.arange(1, t + 1, device=pose.device, dtype=pose.dtype)[None]  # (1, t)
+    counter = torch.where(frame_mask, steps / lengths, torch.zeros_like(steps))  # (b, t)
+    return torch.cat([pose, counter[..., None]], -1)
+
+
+def sinusoidal(positions: Tensor, d: int) -> Tensor:
+    """Fixed sin/cos position code (Vaswani et al.): (t,) -> (t, d), any length."""
+    half = d // 2
+    freq = torch.exp(
+        -math.log(10000.0) * torch.arange(half, device=positions.device, dtype=torch.float32) / half
+    )
+    ang = positions.float()[:, None] * freq[None]  # (t, half)
+    return torch.cat([ang.sin(), ang.cos()], -1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Blocks
+
+
+class KVCache:
+    """Self-attention keys/values of one decoder layer, preallocated to `max_len` frames."""
+
+    def __init__(self, b: int, h: int, max_len: int, dh: int, like: Tensor) -> None:
+        self.k = like.new_zeros(b, h, max_len, dh)  # (b, h, T, dh)
+        self.v = like.new_zeros(b, h, max_len, dh)
+        self.len = 0
+
+
+class SelfAttention(nn.Module):
+    """Causal multi-head self-attention; with a cache it takes one new frame per call."""
+
+    def __init__(self, cfg: ProgressiveConfig, causal: bool) -> None:
+        super().__init__()
+        self.n_heads, self.causal, self.dropout = cfg.n_heads, causal, cfg.dropout
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=cfg.bias)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
+
+    def forward(
+        self, x: Tensor, key_mask: Tensor | None = None, cache: KVCache | None = None
+    ) -> Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, d // self.n_heads).unbind(2)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (b, h, t, dh)
+        p = self.dropout if self.training else 0.0
+        if cache is not None:
+            if t != 1:
+                raise UsageError("the KV cache takes one frame per step")
+            n = cache.len
+            cache.k[:, :, n] = k[:, :, 0]
+            cache.v[:, :, n] = v[:, :, 0]
+            cache.len = n + 1
+            # one query sees every cached frame: causal by construction, no mask needed
+            y = F.scaled_dot_product_attention(
+                q, cache.k[:, :, : n + 1], cache.v[:, :, : n + 1], dropout_p=p
+            )
+        elif self.causal:
+            # frames are right-padded, so the causal mask alone keeps real frames clean
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
+        else:
+            mask = None if key_mask is None else key_mask[:, None, None, :]  # (b, 1, 1, s)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        return self.proj(y.transpose(1, 2).reshape(b, t, d))
+
+
+class CrossAttention(nn.Module):
+    """Decoder frames attend to the encoder memory; `memory_kv` is computed once per sequence."""
+
+    def __init__(self, cfg: ProgressiveConfig) -> None:
+        super().__init__()
+        self.n_heads, self.dropout = cfg.n_heads, cfg.dropout
+        self.q = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
+        self.kv = nn.Linear(cfg.d_model, 2 * cfg.d_model, bias=cfg.bias)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
+
+    def memory_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        b, s, d = memory.shape
+        k, v = self.kv(memory).view(b, s, 2, self.n_heads, d // self.n_heads).unbind(2)
+        return k.transpose(1, 2), v.transpose(1, 2)  # (b, h, s, dh) each
+
+    def forward(self, x: Tensor, kv: tuple[Tensor, Tensor], key_mask: Tensor) -> Tensor:
+        b, t, d = x.shape
+        q = self.q(x).view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2)  # (b, h, t, dh)
+        y = F.scaled_dot_product_attention(
+            q,
+            *kv,
+            attn_mask=key_mask[:, None, None, :],  # (b, 1, 1, s)
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        return self.proj(y.transpose(1, 2).reshape(b, t, d))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ProgressiveConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias)
+        self.proj = nn.Linear(cfg.d_ff, cfg.d_model, bias=cfg.bias)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.proj(F.gelu(self.fc(x))))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, cfg: ProgressiveConfig) -> None:
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        self.attn = SelfAttention(cfg, causal=False)
+        self.mlp = MLP(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = x + self.drop(self.attn(self.ln1(x), key_mask=mask))
+        return x + self.mlp(self.ln2(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: ProgressiveConfig) -> None:
+        super().__init__()
+        self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(cfg.d_model) for _ in range(3))
+        self.self_attn = SelfAttention(cfg, causal=True)
+        self.cross_attn = CrossAttention(cfg)
+        self.mlp = MLP(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(
+        self,
+        x: Tensor,
+        memory_kv: tuple[Tensor, Tensor],
+        memory_mask: Tensor,
+        cache: KVCache | None = None,
+    ) -> Tensor:
+        x = x + self.drop(self.self_attn(self.ln1(x), cache=cache))
+        x = x + self.drop(self.cross_attn(self.ln2(x), memory_kv, memory_mask))
+        return x + self.mlp(self.ln3(x))
+
+
+# ----------------------------------------------------------------------------------------------
+# The model
+
+
+class ProgressiveTransformer(nn.Module):
+    """Encoder over tokens, autoregressive decoder over (pose + counter) frames."""
+
+    def __init__(self, config: ProgressiveConfig) -> None:
+        super().__init__()
+        self.config = cfg = config
+        d, fd = cfg.d_model, cfg.pose_dim + 1
+        self.tok_emb = nn.Embedding(cfg.vocab_size, d)
+        self.frame_in = nn.Linear(fd, d)  # (pose + counter) -> d_model
+        self.start = nn.Parameter(torch.zeros(cfg.pose_dim))  # learned start pose, counter 0
+        if cfg.pos_encoding == "learned":
+            self.enc_pos = nn.Embedding(cfg.max_positions, d)
+            self.dec_pos = nn.Embedding(cfg.max_positions, d)
+        self.enc_layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_enc_layers))
+        self.dec_layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_dec_layers))
+        self.enc_ln, self.dec_ln = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.pose_head = nn.Linear(d, cfg.future_k * cfg.pose_dim)
+        self.counter_head = nn.Linear(d, 1)  # a logit; the counter is its sigmoid
+        self.drop = nn.Dropout(cfg.dropout)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """nanoGPT-style init: N(0, 0.02), residual projections scaled down by depth."""
+        cfg = self.config
+        for name, m in self.named_modules():
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Embedding):
+                # unit-scale tokens sit next to unit-scale sinusoids; learned positions start small
+                nn.init.normal_(m.weight, std=1.0 if name == "tok_emb" else 0.02)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        # the frame input keeps unit scale so poses are not drowned by the position code
+        nn.init.normal_(self.frame_in.weight, std=(cfg.pose_dim + 1) ** -0.5)
+        for layers, branches in ((self.enc_layers, 2), (self.dec_layers, 3)):
+            std = 0.02 / math.sqrt(branches * max(len(layers), 1))
+            for name, p in layers.named_parameters():
+                if name.endswith("proj.weight"):
+                    nn.init.normal_(p, std=std)
+        nn.init.zeros_(self.start)
+
+    def count_parameters(self, trainable_only: bool = False) -> int:
+        return count_parameters(self, trainable_only)
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def _pos(self, which: str, start: int, t: int, device: torch.device) -> Tensor:
+        positions = torch.arange(start, start + t, device=device)
+        if self.config.pos_encoding == "learned":
+            if start + t > self.config.max_positions:
+                raise UsageError(
+                    f"{which} length {start + t} exceeds max_positions {self.config.max_positions}"
+                )
+            return (self.enc_pos if which == "token" else self.dec_pos)(positions)
+        return sinusoidal(positions, self.config.d_model)
+
+    def _token_mask(self, tokens: Tensor, token_mask: Tensor | None) -> Tensor:
+        if tokens.dim() != 2:
+            raise UsageError(f"tokens must be (batch, seq), got {tuple(tokens.shape)}")
+        mask = tokens != self.config.pad_id if token_mask is None else token_mask.bool()
+        if mask.shape != tokens.shape:
+            raise UsageError(f"token_mask {tuple(mask.shape)} != tokens {tuple(tokens.shape)}")
+        if not bool(mask.any(1).all()):
+            raise UsageError("every sequence needs at least one unmasked token")
+        return mask
+
+    def encode(self, tokens: Tensor, token_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Tokens (b, s) -> memory (b, s, d) and its mask (b, s), True = real token."""
+        mask = self._token_mask(tokens, token_mask)
+        x = self.tok_emb(tokens) + self._pos("token", 0, tokens.shape[1], tokens.device)
+        x = self.drop(x)  # (b, s, d)
+        for layer in self.enc_layers:
+            x = layer(x, mask)
+        return self.enc_ln(x), mask
+
+    def memory_kv(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """Cross-attention keys/values of every decoder layer, computed once per sequence."""
+        return [layer.cross_attn.memory_kv(memory) for layer in self.dec_layers]
+
+    def decode(
+        self,
+        frames_in: Tensor,
+        memory_kv: list[tuple[Tensor, Tensor]],
+        memory_mask: Tensor,
+        start: int = 0,
+        caches: list[KVCache] | None = None,
+    ) -> Tensor:
+        """Decoder inputs (b, t, pose_dim + 1) -> hidden states (b, t, d).
+
+        `start` is the position of the first input frame (nonzero only with caches).
+        """
+        t = frames_in.shape[1]
+        x = self.frame_in(frames_in) + self._pos("frame", start, t, frames_in.device)
+        x = self.drop(x)  # (b, t, d)
+        for i, layer in enumerate(self.dec_layers):
+            x = layer(x, memory_kv[i], memory_mask, None if caches is None else caches[i])
+        return self.dec_ln(x)
+
+    def _heads(self, h: Tensor) -> dict[str, Tensor]:
+        cfg = self.config
+        pose = self.pose_head(h)  # (b, t, k * pose_dim)
+        if cfg.future_k > 1:
+            pose = pose.unflatten(-1, (cfg.future_k, cfg.pose_dim))  # (b, t, k, pose_dim)
+        logits = self.counter_head(h).squeeze(-1)  # (b, t)
+        return {"pose": pose, "counter": torch.sigmoid(logits), "counter_logits": logits}
+
+    def _start_frame(self, b: int) -> Tensor:
+        zero = self.start.new_zeros(1)
+        return torch.cat([self.start, zero]).expand(b, 1, -1)  # (b, 1, pose_dim + 1)
+
+    # -- teacher forcing ---------------------------------------------------------------------
+
+    def forward(
+        self, tokens: Tensor, token_mask: Tensor | None, frames: Tensor
+    ) -> dict[str, Tensor]:
+        """Teacher forcing: output step i predicts frame i of `frames`.
+
+        `frames` (b, t, pose_dim + 1) are the right-padded ground-truth frames, counter last; the
+        decoder sees them shifted right behind the start frame. Returns pose (b, t, pose_dim) or
+        (b, t, k, pose_dim) with future prediction (offset j predicts frame i + j), counter (b, t)
+        in [0, 1] and counter_logits (b, t). Inputs must be finite (`loss` zeroes masked values).
+        """
+        cfg = self.config
+        if frames.dim() != 3 or frames.shape[-1] != cfg.pose_dim + 1:
+            raise UsageError(
+                f"frames must be (batch, time, {cfg.pose_dim + 1}) with the counter last, "
+                f"got {tuple(frames.shape)}"
+            )
+        memory, mask = self.encode(tokens, token_mask)
+        frames = frames.to(memory.dtype)
+        if self.training and cfg.noise_std > 0:
+            # noise on poses only: the model learns to recover from its own drift at inference
+            noise = torch.randn_like(frames[..., :-1]) * cfg.noise_std
+            frames = torch.cat([frames[..., :-1] + noise, frames[..., -1:]], -1)
+        dec_in = torch.cat([self._start_frame(frames.shape[0]), frames[:, :-1]], 1)  # (b, t, f)
+        h = self.decode(dec_in, self.memory_kv(memory), mask)
+        return self._heads(h)
+
+    def loss(
+        self,
+        tokens: Tensor,
+        token_mask: Tensor | None,
+        frames: Tensor,
+        frame_mask: Tensor | None = None,
+        joint_mask: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        """Teacher-forced forward + `compute_loss`; masked values in `frames` may be NaN."""
+        cfg = self.config
+        b, t, _ = frames.shape
+        fmask = _frame_mask(frame_mask, b, t, frames.device)
+        w = _value_weights(fmask, joint_mask, cfg.pose_dim, frames)  # (b, t, pose_dim)
+        pose = torch.where(w > 0, frames[..., :-1], 0.0)
+        counter = torch.where(fmask, frames[..., -1], 0.0)
+        clean = torch.cat([pose, counter[..., None]], -1)
+        out = self(tokens, token_mask, clean)
+        return self.compute_loss(out, clean, fmask, joint_mask)
+
+    def compute_loss(
+        self,
+        out: dict[str, Tensor],
+        frames: Tensor,
+        frame_mask: Tensor | None = None,
+        joint_mask: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        """Masked pose MSE (on all k future frames) + counter loss.
+
+        frame_mask (b, t) True for real frames; joint_mask (b, t, J) bool, or float weights such
+        as confidences (0 = missing). Pose MSE averages over every valid value of the batch;
+        `per_sample` (b,) is each sample's own pose MSE, the paper's RL reward is its negative.
+        `pose_count`/`counter_count` let callers merge losses of several sub-batches exactly.
+        """
+        cfg = self.config
+        b, t, _ = frames.shape
+        fmask = _frame_mask(frame_mask, b, t, frames.device)
+        w = _value_weights(fmask, joint_mask, cfg.pose_dim, frames)  # (b, t, pose_dim)
+        target = torch.where(w > 0, frames[..., :-1], 0.0)
+        pred = out["pose"]
+        if cfg.future_k > 1:
+            k = cfg.future_k
+            # offset j at step i targets frame i + j; frames past the end get weight 0
+            target = F.pad(target, (0, 0, 0, k - 1)).unfold(1, k, 1).transpose(-1, -2)
+            w = F.pad(w, (0, 0, 0, k - 1)).unfold(1, k, 1).transpose(-1, -2)  # (b, t, k, p)
+        sq = torch.where(w > 0, (pred - target) ** 2, 0.0) * w
+        dims = tuple(range(1, sq.dim()))
+        pose_sum, pose_count = sq.sum(dims), w.sum(dims)  # (b,)
+        per_sample = pose_sum / pose_count.clamp(min=1e-8)
+        pose_loss = pose_sum.sum() / pose_count.sum().clamp(min=1e-8)
+
+        c_target = torch.where(fmask, frames[..., -1], 0.0).to(pred.dtype)
+        if cfg.counter_loss == "bce":
+            # BCE minus the target's own entropy (= KL): same gradient, 0 at a perfect fit
+            c_err = F.binary_cross_entropy_with_logits(
+                out["counter_logits"], c_target, reduction="none"
+            )
+            c_err = (
+                c_err + torch.xlogy(c_target, c_target) + torch.xlogy(1 - c_target, 1 - c_target)
+            )
+        else:
+            c_err = (out["counter"] - c_target) ** 2
+        c_err = torch.where(fmask, c_err, 0.0)  # (b, t)
+        counter_count = fmask.sum(1).to(pred.dtype)
+        per_sample_counter = c_err.sum(1) / counter_count.clamp(min=1)
+        counter_loss = c_err.sum() / counter_count.sum().clamp(min=1)
+        return {
+            "loss": pose_loss + cfg.counter_weight * counter_loss,
+            "pose_loss": pose_loss,
+            "counter_loss": counter_loss,
+            "per_sample": per_sample,
+            "per_sample_counter": per_sample_counter,
+            "pose_count": pose_count,
+            "counter_count": counter_count,
+        }
+
+    # -- honest decoding ---------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self,
+        tokens: Tensor,
+        token_mask: Tensor | None = None,
+        max_frames: int = 300,
+        threshold: float | None = None,
+        use_cache: bool = True,
+    ) -> dict[str, Tensor]:
+        """Decode from the start frame on the model's own predictions only.
+
+        Each sequence stops at the first frame whose predicted counter >= `threshold` (that
+        frame is kept) or at `max_frames`. Runs in eval mode (restored afterwards). Returns
+        pose (b, T, pose_dim), counter (b, T), lengths (b,) long and mask (b, T), T = max length;
+        frames after a sequence's end are 0.
+        """
+        if max_frames < 1:
+            raise UsageError(f"max_frames must be >= 1, got {max_frames}")
+        if threshold is None:
+            threshold = 1.0 - 1.0 / (2 * max_frames)
+        was_training = self.training
+        self.eval()
+        try:
+            return self._generate(tokens, token_mask, max_frames, threshold, use_cache)
+        finally:
+            self.train(was_training)
+
+    def _generate(
+        self,
+        tokens: Tensor,
+        token_mask: Tensor | None,
+        max_frames: int,
+        threshold: float,
+        use_cache: bool,
+    ) -> dict[str, Tensor]:
+        cfg = self.config
+        memory, mask = self.encode(tokens, token_mask)
+        kv = self.memory_kv(memory)
+        b, dev = tokens.shape[0], tokens.device
+        dh = cfg.d_model // cfg.n_heads
+        caches = (
+            [KVCache(b, cfg.n_heads, max_frames, dh, memory) for _ in self.dec_layers]
+            if use_cache
+            else None
+        )
+        poses = memory.new_zeros(b, max_frames, cfg.pose_dim)
+        counters = memory.new_zeros(b, max_frames)
+        lengths = torch.full((b,), max_frames, dtype=torch.long, device=dev)
+        finished = torch.zeros(b, dtype=torch.bool, device=dev)
+        x = self._start_frame(b)  # (b, 1, pose_dim + 1): the next decoder input
+        history = x  # only without cache: every input so far
+        for step in range(max_frames):
+            if caches is not None:
+                h = self.decode(x, kv, mask, start=step, caches=caches)  # (b, 1, d)
+            else:
+                h = self.decode(history, kv, mask)[:, -1:]  # recompute all, keep the last
+            out = self._heads(h)
+            pose = out["pose"][:, 0, 0] if cfg.future_k > 1 else out["pose"][:, 0]  # (b, p)
+            counter = out["counter"][:, 0]  # (b,)
+            poses[:, step] = torch.where(finished[:, None], 0.0, pose)
+            counters[:, step] = torch.where(finished, 0.0, counter)
+            ends = ~finished & (counter >= threshold)
+            lengths = torch.where(ends, step + 1, lengths)
+            finished = finished | ends
+            if bool(finished.all()):
+                break
+            x = torch.cat([pose, counter[:, None]], -1)[:, None]  # (b, 1, pose_dim + 1)
+            if caches is None:
+                history = torch.cat([history, x], 1)
+        t = int(lengths.max())
+        frame_mask = torch.arange(t, device=dev)[None] < lengths[:, None]  # (b, t)
+        return {
+            "pose": poses[:, :t],
+            "counter": counters[:, :t],
+            "lengths": lengths,
+            "mask": frame_mask,
+        }
+
+
+def _frame_mask(frame_mask: Tensor | None, b: int, t: int, device: torch.device) -> Tensor:
+    if frame_mask is None:
+        return torch.ones(b, t, dtype=torch.bool, device=device)
+    if frame_mask.shape != (b, t):
+        raise UsageError(f"frame_mask {tuple(frame_mask.shape)} != frames {(b, t)}")
+    return frame_mask.bool()
+
+
+def _value_weights(fmask: Tensor, joint_mask: Tensor | None, pose_dim: int, like: Tensor) -> Tensor:
+    """Per-value loss weight (b, t, pose_dim): frame mask x joint mask, repeated over xyz."""
+    w = fmask[..., None].to(like.dtype)  # (b, t, 1)
+    if joint_mask is not None:
+        if joint_mask.shape != (*fmask.shape, pose_dim // 3):
+            raise UsageError(
+                f"joint_mask must be (batch, time, {pose_dim // 3}), got {tuple(joint_mask.shape)}"
+            )
+        w = w * joint_mask.to(like.dtype).repeat_interleave(3, -1)  # (b, t, j*3)
+    return w.expand(*fmask.shape, pose_dim)
