@@ -18,10 +18,15 @@ from .pose import Pose
 
 
 def _read_opts(args: argparse.Namespace) -> dict:
+    lang = getattr(args, "lang", None)
+    if lang:
+        from .languages import get_language
+
+        lang = get_language(lang).code  # "DGS", "German Sign Language" -> "gsg"
     return {
         "scale": getattr(args, "scale", None),
         "fps": getattr(args, "fps", None),
-        "language": getattr(args, "lang", None),
+        "language": lang,
         "variant": getattr(args, "variant", None),
     }
 
@@ -86,6 +91,25 @@ def cmd_convert(args: argparse.Namespace) -> int:
     poses = _select(read_poses(args.input, fmt=args.from_format, **_read_opts(args)), args.id)
     out = write_poses(poses, args.output, fmt=args.to_format, scale=args.scale)
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_languages(args: argparse.Namespace) -> int:
+    from .languages import all_languages
+
+    for lang in all_languages():
+        if args.json:
+            print(json.dumps({"code": lang.code, "name": lang.name, "aliases": list(lang.aliases),
+                              "spoken_languages": list(lang.spoken_languages),
+                              "prompt2sign": lang.prompt2sign, "corpus": lang.corpus,
+                              "fingerspelling": lang.fingerspelling}, ensure_ascii=False))  # fmt: skip
+            continue
+        tags = [t for t, on in (("Prompt2Sign", lang.prompt2sign),
+                                ("fingerspelling", lang.fingerspelling)) if on]  # fmt: skip
+        aliases = ", ".join(lang.aliases)
+        print(f"{lang.code}  {lang.name}" + (f" ({aliases})" if aliases else "")
+              + f"  spoken: {'/'.join(lang.spoken_languages)}"
+              + (f"  [{', '.join(tags)}]" if tags else ""))  # fmt: skip
     return 0
 
 
@@ -161,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="to_format", choices=["skels", "pose", "lexicon"])
     read_options(p)
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("languages", help="the sign languages SignLLM knows, with their aliases")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_languages)
 
     p = sub.add_parser("demo", help="read and convert the bundled real samples")
     p.add_argument("-o", "--output", default="signllm-demo", help="output folder")
