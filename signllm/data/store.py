@@ -1,0 +1,1004 @@
+"""A compact binary store for whole corpora of poses: shards of compressed records + a manifest.
+
+Why: the legacy text `.skels` is ~37% of the OpenPose JSON it came from and can only be read from
+the start; a full Prompt2Sign build (hundreds of hours, 10-20M frames) must fit one disk, survive a
+crash half-way through a days-long build, and serve random clips to a training loop.
+
+Layout of a store directory::
+
+    store.json        {"format": "signllm-store", "version": 1, "skeleton", settings, counts}
+    manifest.jsonl    one JSON row per clip, in write order (the index; see below)
+    shard-00000.bin   concatenated records, each one clip (rotated at `shard_bytes`)
+    shard-00001.bin   ...
+    .lock             held (flock) by the one live writer
+
+Manifest row: id, language, text, gloss, signer, source, spoken_language, split, frames, fps, ndim,
+shard, offset, nbytes, crc32 (of the whole record), coords ("q16" | "f32"), confidence
+("mask" | "u<bits>" | "f32"), step, lo (quantisation grid), shoulder_width, error (largest joint
+error of the stored clip, data units), error_sw (the same in shoulder widths, null if none), extra
+(the clip's `meta.extra`, where normalisation stats travel). Strings are stored as given (UTF-8).
+
+Record (little-endian), self-describing so it decodes without the manifest::
+
+    0  4s  magic b"SLR1"         4  u8  coords codec (0 q16, 1 f32)   5 u8 confidence codec
+    6  u8  confidence bits        7  u8  compressor (0 zlib, 1 raw lzma2)  8 u32 frames
+    12 u16 joints                 14 u8  stored dims (2 | 3)           15 pad
+    16 f64 step                   24 3 x f64 lo                        48 u32 coords blob bytes
+    52 coords blob, then confidence blob (each compressed separately)
+
+Coordinates ("q16"): per clip, code = round((x - lo) / step) as uint16 on a grid whose step is set
+from the error bound: step = 2 * max_error * shoulder_width / sqrt(ndim), so the Euclidean error of
+every joint is <= max_error shoulder widths (shoulder width = median over frames of |joint 2 - joint
+5|, in the stored dims). Codes are made relative to the parent joint (bone vectors: fingers move with
+the hand), then delta-coded over time, zigzagged, split into a low- and a high-byte plane (residuals
+are small, so the high plane is nearly all zeros) and compressed. All integer steps wrap mod 2^16, so
+they are exactly invertible. Missing joints hold their last bone vector, so they cost ~nothing.
+2D clips store x, y only (z reads back 0); coordinates of missing joints read back 0. A clip without both shoulders uses the finest grid that
+fits 16 bits (step = extent / 65535). The writer decodes every clip and checks the bound; a clip that
+misses it (extent too large for 16 bits at that step, or float32 rounding far from the origin) is
+stored as float32 ("f32": bit patterns delta-coded over time, 4 byte planes; lossless).
+
+Confidence: 0 always stays 0 (missing) and > 0 stays > 0. If a clip's confidences are all 0 or 1
+(cleaned data) a 1-bit mask is stored (exact). Otherwise codes = round(c * L), L = 2^bits - 1, with
+positive values raised to code 1; error <= 1/(2L) (8 bits: 0.002), except values below 1/(2L) which
+read back as 1/L. `confidence_bits=None` stores float32 (exact).
+
+Crash safety: records are appended to the current shard; every `sync_every` records (and at
+rotation and close) the shard is fsynced first and only then are their manifest rows appended and
+fsynced. The manifest therefore lists only fully written records; a reader ignores anything in a
+shard beyond them and a half-written last manifest line. `StoreWriter(dir, resume=True)` after a
+crash (even kill -9) drops that tail, truncates each shard to its last listed record, deletes shards
+with none, and goes on appending; `has(id)` tells which clips are already in.
+
+Reading: `Store(dir)` indexes the manifest compactly (ids + numpy arrays, a few hundred bytes per
+clip, no per-row dicts) and re-reads a row when it needs one; a clip costs one `os.pread` of its
+record (descriptors are kept; pread has no shared file position, so forked DataLoader workers can
+share them). Iteration decodes one clip at a time and caches nothing.
+
+Measured (bench/store.py, 2-core x86 VM, defaults: max_error 9e-4, 8-bit confidence, zlib):
+How2Sign OpenPose JSON (2D, 3439 B/frame) -> 130 B/frame (3.8%; coordinates alone ~85 B, the
+rest is raw OpenPose confidence, which is noise at 8 bits; 0/1 confidence after cleaning: 85 B,
+2.5%); PHOENIX `.skels` (3D, 1248 B/frame) -> 112 B/frame (9.0%); largest joint error 8.96e-4
+shoulder widths; write ~50k frames/s, read ~300k frames/s; lzma: -5% bytes, 2.5x slower reads.
+
+    with StoreWriter("out/store", shard_bytes=1 << 30) as w:
+        for pose in read_poses("how2sign/openpose_json"):
+            if not w.has(pose.meta.id):
+                w.add(pose, split="train")
+    store = Store("out/store")
+    pose = store["_2FBDaOPYig_2-3-rgb_front"]
+    for pose in store.iter(split="train", language="ase", shuffle_seed=0): ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import lzma
+import math
+import os
+import re
+import struct
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from ..fileio import atomic_write
+from ..pose import Pose, PoseMeta
+from ..skeleton import Skeleton, get_skeleton
+
+try:  # POSIX advisory lock, released by the kernel when the writer dies
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+FORMAT = "signllm-store"
+VERSION = 1
+MAGIC = b"SLR1"
+MANIFEST = "manifest.jsonl"
+INFO = "store.json"
+LOCK = ".lock"
+DEFAULT_MAX_ERROR = 9e-4  # shoulder widths; 10% under the 1e-3 target leaves room for float32
+DEFAULT_SHARD_BYTES = 1 << 30
+
+_HEADER = struct.Struct("<4sBBBBIHBx4dI")  # see the module docstring; 52 bytes
+_COORDS = {"q16": 0, "f32": 1}
+_CONF = {"mask": 0, "u": 1, "f32": 2}
+_CODECS = {"zlib": 0, "lzma": 1}
+_SHARD_RE = re.compile(r"^shard-(\d{5,})\.bin$")
+_WORD_RE = re.compile(r"\w+")
+_META_FIELDS = ("id", "language", "text", "gloss", "signer", "source", "spoken_language", "split")
+
+
+# --- codecs -----------------------------------------------------------------------------------
+_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]  # raw: no 60-byte .xz frame per blob
+
+
+def _compress(raw: bytes, codec: str) -> bytes:
+    if codec == "zlib":
+        return zlib.compress(raw, 6)
+    return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+
+
+def _decompress(blob: bytes, codec: int) -> bytes:
+    if codec == 0:
+        return zlib.decompress(blob)
+    return lzma.decompress(blob, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+
+
+def _planes(a: np.ndarray) -> bytes:
+    """Byte-plane shuffle: all low bytes, then the next, ... (zlib then sees long runs)."""
+    a = np.ascontiguousarray(a)
+    return a.view(np.uint8).reshape(-1, a.itemsize).T.tobytes()
+
+
+def _unplanes(raw: bytes, dtype: type, count: int) -> np.ndarray:
+    size = np.dtype(dtype).itemsize
+    if len(raw) != count * size:
+        raise ValueError(f"expected {count * size} bytes, got {len(raw)}")
+    return np.frombuffer(raw, np.uint8).reshape(size, count).T.copy().view(dtype).reshape(-1)
+
+
+def _zigzag16(r: np.ndarray) -> np.ndarray:
+    s = r.view(np.int16).astype(np.int32)
+    return ((s << 1) ^ (s >> 15)).astype(np.uint16)
+
+
+def _unzigzag16(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.int32)
+    return ((z >> 1) ^ -(z & 1)).astype(np.uint16)
+
+
+def _zigzag8(r: np.ndarray) -> np.ndarray:
+    s = r.view(np.int8).astype(np.int16)
+    return ((s << 1) ^ (s >> 7)).astype(np.uint8)
+
+
+def _unzigzag8(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.int16)
+    return ((z >> 1) ^ -(z & 1)).astype(np.uint8)
+
+
+def _delta_t(a: np.ndarray) -> np.ndarray:
+    """Temporal delta along axis 0, wrapping in a's unsigned dtype."""
+    out = a.copy()
+    out[1:] = a[1:] - a[:-1]
+    return out
+
+
+def _hold(values: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Fill unseen entries along time with the last seen value (the first one before it).
+
+    values (t, n, ...), seen (t, n); columns never seen become 0.
+    """
+    t = seen.shape[0]
+    if t == 0:
+        return values
+    idx = np.where(seen, np.arange(t)[:, None], -1)
+    idx = np.maximum.accumulate(idx, axis=0)
+    first = np.argmax(seen, axis=0)  # (n,)
+    idx = np.where(idx < 0, first[None, :], idx)
+    cols = np.arange(seen.shape[1])[None, :]
+    out = values[idx, cols]
+    out[:, ~seen.any(axis=0)] = 0
+    return out
+
+
+def _levels(sk: Skeleton) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Joints grouped by depth in the tree: [(joints, parents)], roots first (parent -1)."""
+    depth = [0] * sk.num_joints
+    for j, p in enumerate(sk.parents):  # parents come first in joint order
+        depth[j] = 0 if p < 0 else depth[p] + 1
+    out = []
+    for d in range(max(depth, default=-1) + 1):
+        js = np.array([j for j in range(sk.num_joints) if depth[j] == d])
+        out.append((js, np.array([sk.parents[j] for j in js])))
+    return out
+
+
+def shoulder_width(pose: Pose) -> float | None:
+    """Median distance of the shoulders over frames where both are seen (None if never / zero).
+
+    It is the unit of the store's error bound: pixels, metres and normalised units all scale with it.
+    """
+    sk = pose.skel
+    try:
+        r, left = sk.index("right_shoulder"), sk.index("left_shoulder")
+    except ValueError:
+        return None
+    both = (pose.confidence[:, r] > 0) & (pose.confidence[:, left] > 0)
+    if not both.any():
+        return None
+    d = pose.ndim
+    v = pose.data[both, r, :d].astype(np.float64) - pose.data[both, left, :d]
+    w = float(np.median(np.linalg.norm(v, axis=-1)))
+    return w if w > 0 and math.isfinite(w) else None
+
+
+def _encode_q16(
+    data: np.ndarray, seen: np.ndarray, step: float, lo: np.ndarray, levels: list
+) -> bytes:
+    """(t, j, d) float -> zigzagged temporal deltas of bone-relative uint16 codes, as byte planes."""
+    q = np.rint((data.astype(np.float64) - lo) / step).astype(np.int64)  # (t, j, d), 0..65535
+    filled = np.zeros_like(q)
+    for js, ps in levels:
+        base = filled[:, ps] if ps[0] >= 0 else np.zeros_like(q[:, js])
+        bone = _hold(q[:, js] - base, seen[:, js])  # unseen: last seen bone vector
+        filled[:, js] = base + bone
+    codes = (filled & 0xFFFF).astype(np.uint16)
+    rel = codes.copy()
+    for js, ps in levels:
+        if ps[0] >= 0:
+            rel[:, js] = codes[:, js] - codes[:, ps]  # wraps mod 2^16
+    z = _zigzag16(_delta_t(rel))
+    return _planes(np.moveaxis(z, 0, -1))  # (j, d, t): one series after another
+
+
+def _decode_q16(raw: bytes, t: int, j: int, d: int, levels: list) -> np.ndarray:
+    z = _unplanes(raw, np.uint16, t * j * d).reshape(j, d, t)
+    rel = np.cumsum(_unzigzag16(np.moveaxis(z, -1, 0)), axis=0, dtype=np.uint16)  # (t, j, d)
+    codes = rel
+    for js, ps in levels:
+        if ps[0] >= 0:
+            codes[:, js] = rel[:, js] + codes[:, ps]
+    return codes
+
+
+def _encode_f32(data: np.ndarray) -> bytes:
+    bits = np.ascontiguousarray(data, dtype=np.float32).view(np.uint32)  # (t, j, 3)
+    return _planes(np.moveaxis(_delta_t(bits), 0, -1))
+
+
+def _decode_f32(raw: bytes, t: int, j: int) -> np.ndarray:
+    z = _unplanes(raw, np.uint32, t * j * 3).reshape(j, 3, t)
+    bits = np.cumsum(np.moveaxis(z, -1, 0), axis=0, dtype=np.uint32)
+    return bits.view(np.float32)
+
+
+def _encode_conf(conf: np.ndarray, bits: int | None) -> tuple[int, int, bytes]:
+    """-> (codec, bits, raw bytes). Mask when all 0/1, else `bits`-bit codes, or float32."""
+    if conf.size == 0 or np.isin(conf, (0.0, 1.0)).all():
+        return _CONF["mask"], 1, np.packbits(conf.T > 0).tobytes()
+    if bits is None:
+        return _CONF["f32"], 32, _planes(np.ascontiguousarray(conf.T, dtype=np.float32))
+    levels = (1 << bits) - 1
+    codes = np.where(conf > 0, np.maximum(1, np.rint(conf * levels)), 0).astype(np.uint8)
+    return _CONF["u"], bits, _zigzag8(_delta_t(codes)).T.tobytes()
+
+
+def _decode_conf(raw: bytes, codec: int, bits: int, t: int, j: int) -> np.ndarray:
+    n = t * j
+    if codec == _CONF["mask"]:
+        if len(raw) != (n + 7) // 8:
+            raise ValueError("confidence mask has the wrong size")
+        return (
+            np.unpackbits(np.frombuffer(raw, np.uint8), count=n).reshape(j, t).T.astype(np.float32)
+        )
+    if codec == _CONF["f32"]:
+        return _unplanes(raw, np.float32, n).reshape(j, t).T.copy()
+    if len(raw) != n:
+        raise ValueError("confidence codes have the wrong size")
+    z = np.frombuffer(raw, np.uint8).reshape(j, t).T
+    codes = np.cumsum(_unzigzag8(z), axis=0, dtype=np.uint8)
+    return (codes.astype(np.float32) / np.float32((1 << bits) - 1)).astype(np.float32)
+
+
+def encode_record(
+    pose: Pose,
+    max_error: float | None = DEFAULT_MAX_ERROR,
+    confidence_bits: int | None = 8,
+    codec: str = "zlib",
+) -> tuple[bytes, dict[str, Any]]:
+    """One clip -> (record bytes, quantisation facts for the manifest). Checks the error bound."""
+    t, j = pose.data.shape[:2]
+    seen = pose.confidence > 0  # (t, j)
+    levels = _levels(pose.skel)
+    sw = shoulder_width(pose)
+    facts: dict[str, Any] = {"shoulder_width": sw}
+    coords_raw = None
+    step, lo, d = 1.0, np.zeros(3), 3
+    if max_error is not None:
+        d = 3 if pose.ndim == 3 else 2
+        obs = pose.data[seen][:, :d].astype(np.float64)  # (n, d)
+        extent, bound = 0.0, 0.0
+        if len(obs):
+            lo[:d] = obs.min(axis=0)
+            extent = float((obs.max(axis=0) - lo[:d]).max())
+            if sw is not None:
+                step = 2.0 * max_error * sw / math.sqrt(d)
+                bound = max_error * sw
+            else:  # no unit to measure in: the finest 16-bit grid over the clip
+                step = max(extent / 65535.0, float(np.finfo(np.float32).tiny))
+                bound = step * math.sqrt(d)  # half a step per axis, doubled for float32 rounding
+        if extent / step <= 65535.0:
+            coords_raw = _encode_q16(pose.data[:, :, :d], seen, step, lo[:d], levels)
+            back = _dequantise(_decode_q16(coords_raw, t, j, d, levels), step, lo, seen)
+            err = _max_error(back, pose.data, seen)
+            if err <= bound:
+                facts.update(coords="q16", step=step, lo=lo[:d].tolist(), error=err)
+            else:  # float32 rounding far from the origin: keep the clip exact instead
+                coords_raw = None
+    if coords_raw is None:
+        d, step, lo = 3, 0.0, np.zeros(3)
+        coords_raw = _encode_f32(pose.data)
+        facts.update(coords="f32", step=None, lo=None, error=0.0)
+    facts["error_sw"] = facts["error"] / sw if sw else None
+    ccodec, cbits, conf_raw = _encode_conf(pose.confidence, confidence_bits)
+    facts["confidence"] = {0: "mask", 1: f"u{cbits}", 2: "f32"}[ccodec]
+    coords_blob = _compress(coords_raw, codec)
+    conf_blob = _compress(conf_raw, codec)
+    header = _HEADER.pack(
+        MAGIC, _COORDS[facts["coords"]], ccodec, cbits, _CODECS[codec],
+        t, j, d, step, *lo.tolist(), len(coords_blob),
+    )  # fmt: skip
+    return header + coords_blob + conf_blob, facts
+
+
+def _dequantise(codes: np.ndarray, step: float, lo: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    t, j, d = codes.shape
+    out = np.zeros((t, j, 3), np.float32)
+    out[:, :, :d] = (codes * step + lo[:d]).astype(np.float32)
+    out[~seen] = 0.0
+    return out
+
+
+def _max_error(a: np.ndarray, b: np.ndarray, seen: np.ndarray) -> float:
+    if not seen.any():
+        return 0.0
+    diff = a[seen].astype(np.float64) - b[seen].astype(np.float64)
+    return float(np.linalg.norm(diff, axis=-1).max())
+
+
+def decode_record(rec: bytes, skeleton: str) -> tuple[np.ndarray, np.ndarray]:
+    """Record bytes -> (data (t, j, 3) float32, confidence (t, j) float32). ValueError if broken."""
+    if len(rec) < _HEADER.size:
+        raise ValueError("record shorter than its header")
+    magic, cc, fc, fbits, codec, t, j, d, step, lo0, lo1, lo2, nc = _HEADER.unpack_from(rec)
+    if magic != MAGIC:
+        raise ValueError(f"bad magic {magic!r}")
+    if codec not in (0, 1) or cc not in (0, 1) or fc not in (0, 1, 2) or d not in (2, 3):
+        raise ValueError("unknown codec in the record header")
+    levels = _levels(get_skeleton(skeleton))
+    if j != sum(len(js) for js, _ in levels):
+        raise ValueError(f"record has {j} joints, skeleton {skeleton} has another count")
+    body = memoryview(rec)[_HEADER.size :]
+    try:
+        coords_raw = _decompress(bytes(body[:nc]), codec)
+        conf_raw = _decompress(bytes(body[nc:]), codec)
+    except (zlib.error, lzma.LZMAError) as e:
+        raise ValueError(f"cannot decompress: {e}") from None
+    conf = _decode_conf(conf_raw, fc, fbits, t, j)
+    seen = conf > 0
+    if cc == _COORDS["q16"]:
+        codes = _decode_q16(coords_raw, t, j, d, levels)
+        data = _dequantise(codes, step, np.array([lo0, lo1, lo2]), seen)
+    else:
+        data = _decode_f32(coords_raw, t, j)
+    return data, conf
+
+
+# --- writer -----------------------------------------------------------------------------------
+def _shard_name(i: int) -> str:
+    return f"shard-{i:05d}.bin"
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name != "posix":  # pragma: no cover - directories cannot be opened on Windows
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+_REQUIRED = ("id", "shard", "offset", "nbytes", "crc32", "frames", "fps")
+
+
+def _scan_manifest(path: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """Stream (byte offset, byte length, row) of every complete manifest line.
+
+    A last line without its newline is a row a crash cut short: it is not yielded.
+    """
+    if not path.exists():
+        return
+    pos = 0
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            n = len(line)
+            if not line.endswith(b"\n"):
+                return
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                    raise DataError(f"broken manifest row: {e}", path, line=lineno) from None
+                if not isinstance(row, dict) or any(k not in row for k in _REQUIRED):
+                    raise DataError(
+                        f"manifest row lacks one of {', '.join(_REQUIRED)}", path, line=lineno
+                    )
+                yield pos, n, row
+            pos += n
+
+
+def _read_info(path: Path) -> dict[str, Any]:
+    try:
+        info = json.loads((path / INFO).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"not a pose store (no {INFO})", path) from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"broken JSON: {e.msg}", path / INFO, line=e.lineno) from None
+    if info.get("format") != FORMAT:
+        raise DataError(f"not a {FORMAT} (format={info.get('format')!r})", path / INFO)
+    if int(info.get("version", 0)) > VERSION:
+        raise DataError(
+            f"store version {info['version']} is newer than this signllm reads ({VERSION})",
+            path / INFO,
+        )
+    return info
+
+
+class StoreWriter:
+    """Append clips to a store directory; use as a context manager.
+
+    `max_error` (shoulder widths, None = float32 lossless), `confidence_bits` (1-8, None =
+    float32), `codec` ("zlib" fast, "lzma" ~5% smaller and slower to read). Settings may differ
+    between sessions of one store: every record carries its own. `resume=True` continues an
+    existing store (after a crash too) or starts a new one, so one build command can be rerun.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        shard_bytes: int = DEFAULT_SHARD_BYTES,
+        max_error: float | None = DEFAULT_MAX_ERROR,
+        confidence_bits: int | None = 8,
+        codec: str = "zlib",
+        skeleton: str | None = None,
+        resume: bool = False,
+        sync_every: int = 64,
+    ) -> None:
+        if codec not in _CODECS:
+            raise ValueError(f"codec must be one of {sorted(_CODECS)}, got {codec!r}")
+        if confidence_bits is not None and not 1 <= confidence_bits <= 8:
+            raise ValueError(f"confidence_bits must be 1..8 or None, got {confidence_bits}")
+        if max_error is not None and not (max_error > 0 and math.isfinite(max_error)):
+            raise ValueError(f"max_error must be a positive number or None, got {max_error}")
+        if shard_bytes <= 0:
+            raise ValueError(f"shard_bytes must be positive, got {shard_bytes}")
+        self.path = Path(path)
+        self.shard_bytes = int(shard_bytes)
+        self.max_error = max_error
+        self.confidence_bits = confidence_bits
+        self.codec = codec
+        self.sync_every = max(1, int(sync_every))
+        self.skeleton = skeleton
+        self._ids: set[str] = set()
+        self._pending: list[dict[str, Any]] = []
+        self._shard_index = 0
+        self._shard: Any = None  # open binary file of the current shard
+        self._shard_size = 0
+        self._clips = 0
+        self._frames = 0
+        self._closed = False
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = self._acquire_lock()
+        try:
+            self._open(resume)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _acquire_lock(self) -> Any:
+        f = open(self.path / LOCK, "a+b")  # held for the writer's lifetime
+        if fcntl is not None:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                raise RuntimeError(f"another StoreWriter has {self.path} open") from None
+        return f
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing drops the flock
+            self._lock = None
+
+    def _open(self, resume: bool) -> None:
+        info_path = self.path / INFO
+        manifest = self.path / MANIFEST
+        if info_path.exists() or manifest.exists():
+            if not resume:
+                raise FileExistsError(
+                    f"{self.path} already holds a store; pass resume=True to add to it"
+                )
+            info = _read_info(self.path)
+            if self.skeleton is None:
+                self.skeleton = info.get("skeleton")
+            elif info.get("skeleton") and info["skeleton"] != self.skeleton:
+                raise ValueError(
+                    f"store skeleton is {info['skeleton']!r}, writer asked for {self.skeleton!r}"
+                )
+            self._recover()
+        elif any(self.path.glob("shard-*.bin")):
+            raise FileExistsError(f"{self.path} holds shard files but no {INFO}; not touching them")
+        self._write_info(complete=False)
+        self._open_shard()
+
+    def _recover(self) -> None:
+        """Drop whatever a crash left beyond the last fully written record."""
+        manifest = self.path / MANIFEST
+        ends: dict[str, int] = {}
+        end = 0
+        for off, n, row in _scan_manifest(manifest):
+            end = off + n
+            ends[row["shard"]] = max(ends.get(row["shard"], 0), row["offset"] + row["nbytes"])
+            self._ids.add(row["id"])
+            self._clips += 1
+            self._frames += int(row["frames"])
+        if manifest.exists() and manifest.stat().st_size != end:
+            with open(manifest, "r+b") as f:
+                f.truncate(end)
+                os.fsync(f.fileno())
+        for p in sorted(self.path.iterdir()):
+            m = _SHARD_RE.match(p.name)
+            if not m:
+                continue
+            keep = ends.get(p.name, 0)
+            size = p.stat().st_size
+            if size < keep:
+                raise DataError(
+                    f"shard is {size} bytes but the manifest lists records up to {keep}", p
+                )
+            if keep == 0:
+                p.unlink()
+            elif size > keep:
+                with open(p, "r+b") as f:
+                    f.truncate(keep)
+                    os.fsync(f.fileno())
+        for tmp in self.path.glob(f".{INFO}.*.tmp"):  # atomic_write's leftovers after kill -9
+            tmp.unlink()
+        missing = [s for s in ends if not (self.path / s).exists()]
+        if missing:
+            raise DataError(f"manifest lists records in missing shard(s) {missing}", manifest)
+        indices = [int(_SHARD_RE.match(s).group(1)) for s in ends]  # type: ignore[union-attr]
+        self._shard_index = max(indices, default=0)
+
+    def _write_info(self, complete: bool) -> None:
+        info = {
+            "format": FORMAT,
+            "version": VERSION,
+            "skeleton": self.skeleton,
+            "max_error": self.max_error,
+            "error_unit": "shoulder widths (median |joint 2 - joint 5|), Euclidean per joint",
+            "confidence_bits": self.confidence_bits,
+            "codec": self.codec,
+            "shard_bytes": self.shard_bytes,
+            "clips": self._clips,
+            "frames": self._frames,
+            "shards": sum(1 for p in self.path.iterdir() if _SHARD_RE.match(p.name)),
+            "complete": complete,  # False while a writer is (or was, if it died) adding clips
+        }
+        with atomic_write(self.path / INFO, "w", encoding="utf-8") as f:
+            json.dump(info, f, indent=1)
+            f.write("\n")
+
+    def _open_shard(self) -> None:
+        p = self.path / _shard_name(self._shard_index)
+        self._shard = open(p, "ab")  # closed at rotation / close
+        self._shard_size = self._shard.tell()
+        _fsync_dir(self.path)  # the new name itself must survive a power cut
+        if self._shard_size >= self.shard_bytes:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        self.sync()
+        self._shard.close()
+        self._shard_index += 1
+        p = self.path / _shard_name(self._shard_index)
+        self._shard = open(p, "ab")
+        self._shard_size = self._shard.tell()
+        _fsync_dir(self.path)
+
+    # -- API ---------------------------------------------------------------------------------
+    def has(self, clip_id: str) -> bool:
+        """True if the clip is in the store (written now or in an earlier session)."""
+        return clip_id in self._ids
+
+    def __len__(self) -> int:
+        return self._clips
+
+    @property
+    def frames_total(self) -> int:
+        return self._frames
+
+    def add(self, pose: Pose, split: str | None = None) -> dict[str, Any]:
+        """Append one clip; returns its manifest row. The id must be new (see `has`)."""
+        if self._closed:
+            raise ValueError("StoreWriter is closed")
+        cid = pose.meta.id
+        if not cid:
+            raise ValueError("a clip needs a non-empty meta.id to go into a store")
+        if cid in self._ids:
+            raise ValueError(f"clip {cid!r} is already in the store (check has(id) first)")
+        if self.skeleton is None:
+            self.skeleton = pose.skeleton
+            self._write_info(complete=False)
+        elif pose.skeleton != self.skeleton:
+            raise ValueError(
+                f"clip {cid!r} uses skeleton {pose.skeleton!r}, the store holds {self.skeleton!r}"
+            )
+        meta = pose.meta.to_dict()
+        extra = meta.pop("extra")
+        meta["split"] = split if split is not None else pose.meta.split
+        try:  # fail before writing anything if the metadata cannot be stored
+            json.dumps(extra, default=_json_default, ensure_ascii=False)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"clip {cid!r}: meta.extra is not JSON serialisable: {e}") from None
+        rec, facts = encode_record(pose, self.max_error, self.confidence_bits, self.codec)
+        if self._shard_size and self._shard_size + len(rec) > self.shard_bytes:
+            self._rotate()
+        row: dict[str, Any] = dict(meta)
+        row.update(
+            frames=pose.num_frames,
+            fps=pose.fps,
+            ndim=pose.ndim,
+            shard=_shard_name(self._shard_index),
+            offset=self._shard_size,
+            nbytes=len(rec),
+            crc32=zlib.crc32(rec),
+            **facts,
+            extra=extra,
+        )
+        self._shard.write(rec)
+        self._shard_size += len(rec)
+        self._ids.add(cid)
+        self._clips += 1
+        self._frames += pose.num_frames
+        self._pending.append(row)
+        if len(self._pending) >= self.sync_every:
+            self.sync()
+        return row
+
+    def add_many(self, poses: Iterable[Pose], split: str | None = None) -> int:
+        """Add every clip not already in the store; returns how many were added."""
+        n = 0
+        for pose in poses:
+            if not self.has(pose.meta.id):
+                self.add(pose, split=split)
+                n += 1
+        return n
+
+    def sync(self) -> None:
+        """Make every added clip durable: fsync the shard, then list the clips in the manifest."""
+        if not self._pending:
+            return
+        self._shard.flush()
+        os.fsync(self._shard.fileno())
+        lines = "".join(
+            json.dumps(r, ensure_ascii=False, default=_json_default) + "\n" for r in self._pending
+        )
+        with open(self.path / MANIFEST, "ab") as f:
+            f.write(lines.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        self._pending.clear()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.sync()
+            self._shard.close()
+            if self._shard_size == 0:  # an empty last shard lists nothing
+                with contextlib.suppress(FileNotFoundError):
+                    (self.path / _shard_name(self._shard_index)).unlink()
+            self._write_info(complete=True)
+        finally:
+            self._closed = True
+            self._release_lock()
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # clips added before an exception are kept: resume=True continues
+
+
+# --- reader -----------------------------------------------------------------------------------
+class Store:
+    """Read a store: `len`, `ids()`, `store[id]`, `iter(...)`, `summary()`.
+
+    The manifest is indexed once at open, compactly: ids plus numpy arrays (line position,
+    frames, fps, language, split), a few hundred bytes per clip; each row is re-read from the file
+    (one pread) when needed. No per-row dicts stay alive, so forked DataLoader workers do not
+    copy the index page by page. The index is a snapshot: clips a live writer adds later appear
+    when the store is opened again.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.info = _read_info(self.path)
+        self.skeleton: str = self.info.get("skeleton") or "prompt2sign50"
+        self._fds: dict[str, int] = {}
+        self._id_list: list[str] = []
+        self._index: dict[str, int] = {}
+        line_off: list[int] = []
+        line_len: list[int] = []
+        frames: list[int] = []
+        fps: list[float] = []
+        lang: list[int] = []
+        split: list[int] = []
+        self._langs: dict[str, int] = {}
+        self._splits: dict[str, int] = {}
+        manifest = self.path / MANIFEST
+        for off, n, row in _scan_manifest(manifest):
+            cid = row["id"]
+            if cid in self._index:
+                raise DataError(f"clip {cid!r} is listed twice", manifest)
+            self._index[cid] = len(self._id_list)
+            self._id_list.append(cid)
+            line_off.append(off)
+            line_len.append(n)
+            frames.append(int(row["frames"]))
+            fps.append(float(row["fps"]))
+            lang.append(self._langs.setdefault(row.get("language") or "", len(self._langs)))
+            split.append(self._splits.setdefault(row.get("split") or "", len(self._splits)))
+        self._line_off = np.array(line_off, np.int64)
+        self._line_len = np.array(line_len, np.int64)
+        self._frames = np.array(frames, np.int64)
+        self._fps = np.array(fps, np.float64)
+        self._lang = np.array(lang, np.int32)
+        self._split = np.array(split, np.int32)
+
+    # -- index -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._id_list)
+
+    def __contains__(self, clip_id: object) -> bool:
+        return clip_id in self._index
+
+    def _select(self, split: str | None, language: str | None) -> np.ndarray:
+        """Indices (write order) of the clips of one split and/or language (None = any)."""
+        keep = np.ones(len(self), bool)
+        if split is not None:
+            keep &= self._split == self._splits.get(split, -1)
+        if language is not None:
+            keep &= self._lang == self._langs.get(language, -1)
+        return np.flatnonzero(keep)
+
+    def _row(self, i: int) -> dict[str, Any]:
+        return json.loads(self._pread(MANIFEST, int(self._line_len[i]), int(self._line_off[i])))
+
+    def iter_rows(
+        self, split: str | None = None, language: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Stream manifest rows (dicts, see the module docstring) in write order."""
+        for i in self._select(split, language):
+            yield self._row(int(i))
+
+    def rows(self, split: str | None = None, language: str | None = None) -> list[dict[str, Any]]:
+        """Manifest rows of one split and/or language (None = any), as a list."""
+        return list(self.iter_rows(split, language))
+
+    @property
+    def manifest(self) -> list[dict[str, Any]]:
+        """Every manifest row, in write order (built on each access: prefer `iter_rows`)."""
+        return self.rows()
+
+    def ids(self, split: str | None = None, language: str | None = None) -> list[str]:
+        return [self._id_list[i] for i in self._select(split, language)]
+
+    def row(self, clip_id: str) -> dict[str, Any]:
+        try:
+            return self._row(self._index[clip_id])
+        except KeyError:
+            raise KeyError(f"no clip {clip_id!r} in the store at {self.path}") from None
+
+    @property
+    def frames_total(self) -> int:
+        return int(self._frames.sum())
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(lang for lang in self._langs if lang)
+
+    @property
+    def splits(self) -> list[str]:
+        return sorted(s for s in self._splits if s)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per sign language ("und" when unset): clips, frames, hours, signers, vocabulary
+        (distinct lower-cased words of the text). Reads the manifest once, streaming."""
+        out: dict[str, dict[str, Any]] = {}
+        for lang, code in sorted(self._langs.items(), key=lambda kv: kv[0] or "und"):
+            sel = self._lang == code
+            words: set[str] = set()
+            signers: set[str] = set()
+            for row in self.iter_rows(language=lang):
+                words.update(_WORD_RE.findall((row.get("text") or "").lower()))
+                if row.get("signer"):
+                    signers.add(row["signer"])
+            out[lang or "und"] = {
+                "clips": int(sel.sum()),
+                "frames": int(self._frames[sel].sum()),
+                "hours": float((self._frames[sel] / self._fps[sel]).sum() / 3600.0),
+                "signers": len(signers),
+                "vocabulary": len(words),
+            }
+        return out
+
+    # -- clips -------------------------------------------------------------------------------
+    def _pread(self, name: str, n: int, off: int, clip: str | None = None) -> bytes:
+        """n bytes at `off` of a file of the store, through a kept descriptor."""
+        fd = self._fds.get(name)
+        if fd is None:
+            try:
+                fd = os.open(self.path / name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            except FileNotFoundError:
+                what = f" (clip {clip!r})" if clip else ""
+                raise DataError(f"file missing{what}", self.path / name) from None
+            self._fds[name] = fd
+        if hasattr(os, "pread"):
+            data = os.pread(fd, n, off)
+        else:  # pragma: no cover - Windows
+            os.lseek(fd, off, os.SEEK_SET)
+            data = os.read(fd, n)
+        if len(data) != n:
+            what = f"clip {clip!r}: record" if clip else "manifest row"
+            raise DataError(
+                f"{what} truncated ({len(data)} of {n} bytes at offset {off})", self.path / name
+            )
+        return data
+
+    def _read(self, row: dict[str, Any]) -> bytes:
+        return self._pread(row["shard"], int(row["nbytes"]), int(row["offset"]), row["id"])
+
+    def _decode(self, row: dict[str, Any], rec: bytes) -> Pose:
+        where = self.path / row["shard"]
+        if zlib.crc32(rec) != int(row["crc32"]):
+            raise DataError(
+                f"clip {row['id']!r}: record at offset {row['offset']} is corrupt (CRC32 mismatch)",
+                where,
+            )
+        try:
+            data, conf = decode_record(rec, self.skeleton)
+        except ValueError as e:
+            raise DataError(f"clip {row['id']!r}: undecodable record ({e})", where) from None
+        if data.shape[0] != int(row["frames"]):
+            raise DataError(f"clip {row['id']!r}: frame count disagrees with the manifest", where)
+        meta = PoseMeta(**{k: row.get(k) or "" for k in _META_FIELDS}, extra=row.get("extra") or {})
+        return Pose(
+            data=data,
+            confidence=conf,
+            fps=float(row["fps"]),
+            skeleton=self.skeleton,
+            meta=meta,
+            ndim=int(row.get("ndim", 3)),
+        )
+
+    def __getitem__(self, clip_id: str) -> Pose:
+        """Read one clip (one pread of its record)."""
+        row = self.row(clip_id)
+        return self._decode(row, self._read(row))
+
+    def get(self, clip_id: str, default: Pose | None = None) -> Pose | None:
+        return self[clip_id] if clip_id in self._index else default
+
+    def iter(
+        self,
+        split: str | None = None,
+        language: str | None = None,
+        shuffle_seed: int | None = None,
+    ) -> Iterator[Pose]:
+        """Stream clips (write order = sequential reads, or shuffled by a seed); caches nothing."""
+        order = self._select(split, language)
+        if shuffle_seed is not None:
+            order = np.random.default_rng(shuffle_seed).permutation(order)
+        for i in order:
+            row = self._row(int(i))
+            yield self._decode(row, self._read(row))
+
+    def __iter__(self) -> Iterator[Pose]:
+        return self.iter()
+
+    def verify(self) -> int:
+        """Check every record's CRC and decode it; returns the clip count, raises DataError."""
+        for row in self.iter_rows():
+            self._decode(row, self._read(row))
+        return len(self)
+
+    # -- lifetime ----------------------------------------------------------------------------
+    def close(self) -> None:
+        for fd in self._fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __getstate__(self) -> dict[str, Any]:  # picklable for spawn-started DataLoader workers
+        state = self.__dict__.copy()
+        state["_fds"] = {}
+        return state
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}, clips={len(self)}, skeleton={self.skeleton!r})"
+
+
+# --- export -----------------------------------------------------------------------------------
+def export_skels(
+    store: Store,
+    out_prefix: str | Path,
+    split: str | None = None,
+    language: str | None = None,
+    scale: float = 3.0,
+) -> Path:
+    """Write `<out_prefix>.skels/.text/.gloss/.files` (streamed; atomic as a group)."""
+    from .formats.skels import write_skels
+
+    return write_skels(store.iter(split=split, language=language), out_prefix, scale=scale)
+
+
+def _safe_name(clip_id: str) -> str:
+    name = re.sub(r"[^\w.\-]+", "_", clip_id).strip("._")
+    return name or "clip"
+
+
+def export_pose(
+    store: Store,
+    out_dir: str | Path,
+    split: str | None = None,
+    language: str | None = None,
+) -> list[Path]:
+    """Write one `<id>.pose` per clip (ids made filename-safe) into `out_dir`."""
+    from .formats.poseformat import write_pose_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    used: set[str] = set()
+    for pose in store.iter(split=split, language=language):
+        name = _safe_name(pose.meta.id)
+        stem, k = name, 1
+        while name in used:  # two ids that sanitise alike must not overwrite each other
+            k += 1
+            name = f"{stem}-{k}"
+        used.add(name)
+        paths.append(write_pose_file(pose, out / f"{name}.pose"))
+    return paths
+
+
+__all__ = [
+    "Store",
+    "StoreWriter",
+    "decode_record",
+    "encode_record",
+    "export_pose",
+    "export_skels",
+    "shoulder_width",
+]
