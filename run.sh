@@ -40,6 +40,8 @@ case "$cmd" in
   setup) ;;
   demo) "$PY" -m signllm demo "$@" ;;
   test)
+    # the optional MediaPipe environment (video -> keypoints); its tests skip if it can't install
+    bash scripts/setup_mediapipe.sh || echo "run.sh: no MediaPipe environment; video tests will skip"
     "$PY" -m ruff check .
     "$PY" -m ruff format --check .
     "$PY" -m pytest -q "$@"

@@ -190,6 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_languages)
 
+    data_parser = sub.add_parser(
+        "data", help="data pipeline: extract keypoints from videos, build datasets"
+    )
+    data_sub = data_parser.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
+    data_parser.set_defaults(func=lambda _args: (data_parser.print_help(), 2)[1])
+    from .data.extract import register_cli as register_extract
+
+    register_extract(data_sub)
+
     p = sub.add_parser("demo", help="read and convert the bundled real samples")
     p.add_argument("-o", "--output", default="signllm-demo", help="output folder")
     p.set_defaults(func=cmd_demo)
