@@ -94,6 +94,22 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from .data.formats import read_poses
+    from .render import render
+
+    poses = list(_select(read_poses(args.input, **_read_opts(args)), args.id))
+    if len(poses) != 1:
+        raise UsageError(f"{args.input} holds {len(poses)} clips; pick one with --id")
+    kw = {}
+    if Path(args.output).suffix.lower() in (".mp4", ".gif"):
+        kw = {"width": args.width, "height": args.height}
+        if args.caption:
+            kw["caption"] = poses[0].meta.text or None
+    print(f"wrote {render(poses[0], args.output, **kw)}")
+    return 0
+
+
 def cmd_languages(args: argparse.Namespace) -> int:
     from .languages import all_languages
 
@@ -185,6 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="to_format", choices=["skels", "pose", "lexicon"])
     read_options(p)
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("render", help="draw a clip as a skeleton video (.mp4, .gif) or BVH")
+    p.add_argument("input")
+    p.add_argument("output", help="OUT.mp4, OUT.gif or OUT.bvh")
+    p.add_argument("--width", type=int, default=512)
+    p.add_argument("--height", type=int, default=512)
+    p.add_argument("--caption", action="store_true", help="write the clip's text under it")
+    read_options(p)
+    p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("languages", help="the sign languages SignLLM knows, with their aliases")
     p.add_argument("--json", action="store_true")
