@@ -97,6 +97,21 @@ class Pose:
     def missing_fraction(self) -> float:
         return float(1.0 - self.mask.mean()) if self.confidence.size else 0.0
 
+    def shoulder_width(self, dims: int | None = None) -> float:
+        """Median shoulder distance over frames that see both shoulders (NaN if none).
+
+        The natural unit of a clip: dividing by it makes distances comparable across sources
+        (pixels, `.skels` units, metres). `dims` defaults to the pose's own (2 or 3).
+        """
+        sk = self.skel
+        left, right = sk.index("left_shoulder"), sk.index("right_shoulder")
+        both = self.mask[:, left] & self.mask[:, right]
+        d = dims or self.ndim
+        v = self.data[both, left, :d].astype(np.float64) - self.data[both, right, :d]
+        w = np.linalg.norm(v, axis=-1)
+        w = w[w > 0]
+        return float(np.median(w)) if w.size else float("nan")
+
     def copy(self) -> Pose:
         return dataclasses.replace(
             self,

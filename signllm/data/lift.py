@@ -434,15 +434,9 @@ def lift(
 
 
 def shoulder_width(pose: Pose) -> float:
-    """Median 2D distance between the shoulders where both were seen (input units; 0 if never)."""
-    sk = pose.skel
-    a, b = sk.index("left_shoulder"), sk.index("right_shoulder")
-    both = (pose.confidence[:, a] > 0) & (pose.confidence[:, b] > 0)
-    if not both.any():
-        return 0.0
-    return float(
-        np.median(np.linalg.norm(pose.data[both, a, :2] - pose.data[both, b, :2], axis=-1))
-    )
+    """Median 2D shoulder distance (input units; 0 if never seen): the lift's error unit."""
+    w = pose.shoulder_width(dims=2)
+    return w if np.isfinite(w) else 0.0
 
 
 def bone_lengths(pose: Pose) -> np.ndarray:

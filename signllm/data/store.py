@@ -201,22 +201,9 @@ def _levels(sk: Skeleton) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def shoulder_width(pose: Pose) -> float | None:
-    """Median distance of the shoulders over frames where both are seen (None if never / zero).
-
-    It is the unit of the store's error bound: pixels, metres and normalised units all scale with it.
-    """
-    sk = pose.skel
-    try:
-        r, left = sk.index("right_shoulder"), sk.index("left_shoulder")
-    except ValueError:
-        return None
-    both = (pose.confidence[:, r] > 0) & (pose.confidence[:, left] > 0)
-    if not both.any():
-        return None
-    d = pose.ndim
-    v = pose.data[both, r, :d].astype(np.float64) - pose.data[both, left, :d]
-    w = float(np.median(np.linalg.norm(v, axis=-1)))
-    return w if w > 0 and math.isfinite(w) else None
+    """The unit of the store's error bound (None if the shoulders are never seen)."""
+    w = pose.shoulder_width()
+    return w if math.isfinite(w) else None
 
 
 def _encode_q16(

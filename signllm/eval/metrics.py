@@ -198,19 +198,8 @@ def character_accuracy(hypothesis: str, reference: str) -> float:
 
 
 def shoulder_width(pose: Pose) -> float:
-    """Median distance between the shoulders over the frames that observe both (NaN if none).
-
-    The unit of a clip: dividing by it makes distances comparable across sources (pixels,
-    `.skels` units, metres).
-    """
-    sk = pose.skel
-    left, right = sk.index("left_shoulder"), sk.index("right_shoulder")
-    both = pose.mask[:, left] & pose.mask[:, right]
-    if not both.any():
-        return math.nan
-    w = np.linalg.norm(pose.data[both, left] - pose.data[both, right], axis=-1)
-    w = w[w > 0]
-    return float(np.median(w)) if w.size else math.nan
+    """Median shoulder distance (NaN if never seen); see `Pose.shoulder_width`."""
+    return pose.shoulder_width()
 
 
 def hand_travel(pose: Pose, normalize: bool = True) -> float:

@@ -143,18 +143,16 @@ def pose_to_input(pose: Pose) -> tuple[Tensor, Tensor]:
     and both shoulders (there is then no unit to measure in).
     """
     sk = pose.skel
-    neck, ls, rs = sk.index("neck"), sk.index("left_shoulder"), sk.index("right_shoulder")
+    neck = sk.index("neck")
     x, m = pose.data.astype(np.float64), pose.mask  # (t, j, 3), (t, j)
-    both = m[:, ls] & m[:, rs]
-    width = np.linalg.norm(x[both, ls] - x[both, rs], axis=-1) if both.any() else np.zeros(0)
-    width = width[width > 0]
-    if not m[:, neck].any() or width.size == 0:
+    width = pose.shoulder_width(dims=3)
+    if not m[:, neck].any() or not np.isfinite(width):
         raise DataError(
             f"clip {pose.meta.id!r}: cannot normalise, no frame observes the neck and both "
             "shoulders"
         )
     centre = np.where(m[:, neck, None], x[:, neck], x[m[:, neck], neck].mean(0))  # (t, 3)
-    y = (x - centre[:, None]) / np.median(width)
+    y = (x - centre[:, None]) / width
     y = np.where(m[..., None], y, 0.0).astype(np.float32)
     return torch.from_numpy(y.reshape(len(y), -1)), torch.from_numpy(m.copy())
 
