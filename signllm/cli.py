@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .data.extract import register_cli as register_extract
 
     register_extract(data_sub)
+    from .data.build import register_cli as register_build
+
+    register_build(data_sub)
 
     p = sub.add_parser("demo", help="read and convert the bundled real samples")
     p.add_argument("-o", "--output", default="signllm-demo", help="output folder")
