@@ -29,6 +29,9 @@ setup() {
     "$PY" -m pip install --quiet "torch==2.13.0"
   fi
   "$PY" -m pip install --quiet -e ".[dev]"
+  # spoken-to-signed ships the real fingerspelling letters of 20 sign languages (MIT); only its
+  # assets are used, so its own dependencies are not needed
+  "$PY" -m pip install --quiet --no-deps "spoken-to-signed==0.4.0"
   [ -d .venv ] && echo "$want" > "$stamp"
   return 0
 }
@@ -42,6 +45,9 @@ case "$cmd" in
   test)
     # the optional MediaPipe environment (video -> keypoints); its tests skip if it can't install
     bash scripts/setup_mediapipe.sh || echo "run.sh: no MediaPipe environment; video tests will skip"
+    # Ray (optional extra) for the distributed-build test; it skips if Ray can't be installed
+    "$PY" -c "import ray" 2>/dev/null || "$PY" -m pip install --quiet "ray>=2.9" \
+      || echo "run.sh: no Ray; the Ray build test will skip"
     "$PY" -m ruff check .
     "$PY" -m ruff format --check .
     "$PY" -m pytest -q "$@"

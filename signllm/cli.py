@@ -110,6 +110,21 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_corpus(args: argparse.Namespace) -> int:
+    from .data.demo_corpus import build_demo_corpus
+    from .data.fingerspell import load_lexicon
+
+    lexicon = load_lexicon(args.lexicon) if args.lexicon else None
+    summary = build_demo_corpus(
+        args.output, workers=args.workers, lexicon=lexicon, seed=args.seed, progress=True
+    )
+    total = summary.get("total", {})
+    print(
+        f"demo corpus: {total.get('clips')} clips, {total.get('hours', 0):.2f} h in {args.output}"
+    )
+    return 0
+
+
 def cmd_languages(args: argparse.Namespace) -> int:
     from .languages import all_languages
 
@@ -226,6 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     from .data.build import register_cli as register_build
 
     register_build(data_sub)
+    p = data_sub.add_parser(
+        "demo", help="build the demo corpus (PHOENIX, How2Sign, DSGS signs, fingerspelling)"
+    )
+    p.add_argument("-o", "--output", default="data/demo", help="store folder")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--lexicon", help="a fingerspelling lexicon folder (default: spoken-to-signed's)"
+    )
+    p.set_defaults(func=cmd_demo_corpus)
 
     p = sub.add_parser("demo", help="read and convert the bundled real samples")
     p.add_argument("-o", "--output", default="signllm-demo", help="output folder")
