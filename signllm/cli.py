@@ -125,6 +125,65 @@ def cmd_demo_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_translation(t, out: str) -> Path:
+    """One output file of a translation, chosen by its extension."""
+    suffix = Path(out).suffix.lower()
+    if suffix in (".pose", ".skels"):
+        from .data.formats import write_poses
+
+        return write_poses([t.pose], out)
+    if suffix in (".mp4", ".gif", ".bvh"):
+        from .render import render
+
+        kw = {"caption": t.text} if suffix != ".bvh" else {}
+        return render(t.pose, out, **kw)
+    if suffix == ".json":
+        from .fileio import atomic_write
+
+        doc = {**t.to_dict(), "joints": list(t.pose.skel.joints),
+               "frames_xyz": t.pose.data.round(4).tolist()}  # fmt: skip
+        with atomic_write(out, encoding="utf-8") as f:
+            json.dump(doc, f, ensure_ascii=False)
+        return Path(out)
+    raise UsageError(
+        f"unknown output type {suffix!r}: use .pose, .skels, .mp4, .gif, .bvh or .json"
+    )
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from .api import Translator
+
+    outs = args.output or []
+    for out in outs:  # fail on a bad extension before the model loads
+        if Path(out).suffix.lower() not in (".pose", ".skels", ".mp4", ".gif", ".bvh", ".json"):
+            raise UsageError(f"{out}: unknown output type; use .pose .skels .mp4 .gif .bvh .json")
+    translator = Translator(args.model, lexicon=args.lexicon, max_frames=args.max_frames)
+    t = translator.translate(" ".join(args.text), args.lang, mode=args.mode)
+    print(
+        f"{t.language} ({t.mode}): {t.pose.num_frames} frames @ {t.pose.fps:g} fps"
+        + (f"; fingerspelled: {', '.join(t.fingerspelled)}" if t.fingerspelled else "")
+        + (f"; skipped (unknown, no alphabet): {', '.join(t.skipped)}" if t.skipped else "")
+    )
+    for out in outs:
+        print(f"wrote {write_translation(t, out)}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train.trainer import cmd_train as run
+
+    return run(args)
+
+
+def cmd_train_prompt(args: argparse.Namespace) -> int:
+    from .train.prompt_text import train_prompt_text
+
+    out = train_prompt_text(args.data, args.out, split=args.split, steps=args.steps,
+                            seed=args.seed)  # fmt: skip
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_languages(args: argparse.Namespace) -> int:
     from .languages import all_languages
 
@@ -216,6 +275,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="to_format", choices=["skels", "pose", "lexicon"])
     read_options(p)
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("translate", help="sign a sentence or prompt: text in, skeleton out")
+    p.add_argument("text", nargs="+", help="a sentence, or a prompt naming text and language")
+    p.add_argument("--lang", "-l", help="sign language: code, name or alias (ase, DGS, ...)")
+    p.add_argument("--mode", default="auto", choices=["auto", "mlsf", "prompt", "fingerspelling"])
+    p.add_argument("-o", "--output", action="append",
+                   help="OUT.pose / .skels / .mp4 / .gif / .bvh / .json (repeatable)")  # fmt: skip
+    p.add_argument("--model", help="model folder (default: the model shipped in the package)")
+    p.add_argument("--lexicon", help="fingerspelling lexicon folder (default: spoken-to-signed's)")
+    p.add_argument("--max-frames", type=int, default=600)
+    p.set_defaults(func=cmd_translate)
+
+    from .train.config import add_train_arguments
+
+    p = sub.add_parser("train", help="train a SignLLM model (MLSF or Prompt2LangGloss)")
+    add_train_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("train-prompt", help="train the prompt -> gloss text model")
+    p.add_argument("--data", required=True, help="dataset store (signllm data build)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--split", default="train")
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_prompt)
 
     p = sub.add_parser("render", help="draw a clip as a skeleton video (.mp4, .gif) or BVH")
     p.add_argument("input")
