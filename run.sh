@@ -45,6 +45,11 @@ case "$cmd" in
   test)
     # the optional MediaPipe environment (video -> keypoints); its tests skip if it can't install
     bash scripts/setup_mediapipe.sh || echo "run.sh: no MediaPipe environment; video tests will skip"
+    # Debian's chromium for the web page's end-to-end test (never `playwright install`)
+    if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+        >/dev/null) || echo "run.sh: no chromium; the web e2e test will skip"
+    fi
     # Ray (optional extra) for the distributed-build test; it skips if Ray can't be installed
     "$PY" -c "import ray" 2>/dev/null || "$PY" -m pip install --quiet "ray>=2.9" \
       || echo "run.sh: no Ray; the Ray build test will skip"

@@ -301,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train_prompt)
 
+    from .serve import add_serve_arguments, cmd_serve
+
+    p = sub.add_parser("serve", help="HTTP API and web page (pip install 'signllm[serve]')")
+    add_serve_arguments(p)
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("render", help="draw a clip as a skeleton video (.mp4, .gif) or BVH")
     p.add_argument("input")
     p.add_argument("output", help="OUT.mp4, OUT.gif or OUT.bvh")
