@@ -30,6 +30,7 @@ from .errors import UsageError
 from .languages import all_languages, get_language
 from .pose import Pose, PoseMeta
 
+_PUNCT = ".,;:!?\"'()[]{}«»„“”‘’"
 MODES = ("auto", "mlsf", "prompt", "fingerspelling")
 DEFAULT_FPS = 25.0
 TRANSITION_FRAMES = 6
@@ -226,7 +227,9 @@ class Translator:
 
         tok = self.mlsf.tokenizers[code]
         kind = self.mlsf.config.get("inputs", {}).get(code, "text")
-        words = text.split() if kind == "gloss" else _words(text)
+        # gloss inputs keep their case (glosses are upper-case words), not their punctuation
+        words = [w.strip(_PUNCT) for w in text.split()] if kind == "gloss" else _words(text)
+        words = [w for w in words if w]
         return [("model" if _token_id(tok, w) != UNK_ID else "fingerspell", w) for w in words]
 
     def _plan_prompt(self, text: str, code: str) -> list[tuple[str, str]]:
