@@ -1,0 +1,479 @@
+"""Back-translation checkpoints, and `signllm train-bt`: a BT model trained on ground truth only.
+
+Why a checkpoint of its own: every evaluation must say which BT model read the poses and what it
+was trained on, and load it with nothing else. A BT checkpoint is a directory, written atomically
+(`signllm.train.checkpoint.write_dir_atomic`)::
+
+    model.safetensors   the BackTranslationModel weights (no pickle)
+    config.json         {"format": "signllm-bt-checkpoint", "version", "model": BackTranslationConfig,
+                         "target": "text" | "gloss", "languages", "tokenizer": "tokenizer.json",
+                         "decode": {"max_len"}, "training": {"trained_on": "ground-truth poses of
+                         split train", "store", "clips", "frames", "steps", "seed", "dev", ...}}
+    tokenizer.json      the target-side tokenizer (subword by default: held-out words stay spellable)
+
+Training reads the store's train split clip by clip (`StoreClips`, a lazy sequence: only the
+encoded model inputs stay in memory) and `train_backtranslation` refuses any clip whose
+``meta.extra["generated"]`` is set, so a store of model output can never become BT training data.
+Selection (`keep_best`) uses the dev split's *ground-truth* poses.
+
+    signllm train-bt --data data/demo --out runs/bt --size base --steps 3000
+    python -m signllm.eval.bt_checkpoint --data data/demo --out runs/bt --size tiny --steps 200
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
+
+from ..data.store import Store
+from ..errors import DataError, UsageError
+from ..pose import Pose
+from ..text.tokenizers import (
+    SubwordTokenizer,
+    Tokenizer,
+    WordVocab,
+    check_vocab_size,
+    load_tokenizer,
+)
+
+if TYPE_CHECKING:  # torch is imported lazily: `signllm --help` must stay fast
+    import torch
+
+    from ..models.backtranslation import BackTranslationModel
+
+FORMAT = "signllm-bt-checkpoint"
+VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+TOKENIZER = "tokenizer.json"
+TARGETS = ("text", "gloss")
+TOKENIZER_KINDS = ("subword", "word")
+T = TypeVar("T")
+
+log = logging.getLogger("signllm.eval")
+
+# models.backtranslation.BT_PRESETS plus "small", between tiny and base (minutes on a CPU)
+BT_SIZES = ("tiny", "small", "base")
+_SMALL = dict(d_model=128, n_heads=4, n_enc_layers=2, n_dec_layers=2, d_ff=256, dropout=0.1)
+
+
+class BTCheckpoint(NamedTuple):
+    """What `load_bt_checkpoint` returns: the model (eval mode), its tokenizer and config.json."""
+
+    model: BackTranslationModel
+    tokenizer: Tokenizer
+    config: dict[str, Any]
+    path: Path
+
+    @property
+    def target(self) -> str:
+        return str(self.config["target"])
+
+    @property
+    def max_len(self) -> int:
+        return int((self.config.get("decode") or {}).get("max_len", 60))
+
+
+# ----------------------------------------------------------------------------------------------
+# Save / load
+
+
+def save_bt_checkpoint(
+    directory: str | Path,
+    model: BackTranslationModel,
+    tokenizer: Tokenizer,
+    *,
+    target: str,
+    languages: Sequence[str],
+    training: dict[str, Any],
+    max_len: int = 60,
+) -> Path:
+    """Write a BT checkpoint directory atomically; `training` must say what it was trained on."""
+    from safetensors.torch import save_file
+
+    from ..train.checkpoint import write_dir_atomic
+
+    if target not in TARGETS:
+        raise UsageError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    if "trained_on" not in training:
+        raise UsageError("training info must record 'trained_on' (which ground-truth poses)")
+    check_vocab_size(tokenizer, model.config.vocab_size)
+    config = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": model.config.to_dict(),
+        "target": target,
+        "languages": list(languages),
+        "tokenizer": TOKENIZER,
+        "decode": {"max_len": int(max_len)},
+        "training": training,
+    }
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+
+    def fill(tmp: Path) -> None:
+        save_file(state, str(tmp / WEIGHTS), metadata={"format": FORMAT})
+        with open(tmp / CONFIG, "w", encoding="utf-8") as f:
+            json.dump(config, f, ensure_ascii=False, indent=1)
+            f.write("\n")
+        tokenizer.to_json(tmp / TOKENIZER)  # type: ignore[attr-defined]
+
+    return write_dir_atomic(directory, fill)
+
+
+def read_bt_config(directory: str | Path) -> dict[str, Any]:
+    """config.json of a BT checkpoint, checked (DataError naming the file and field)."""
+    path = Path(directory) / CONFIG
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("not a back-translation checkpoint: config.json not found", path) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read: {e}", path) from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"invalid JSON: {e.msg}", path, line=e.lineno) from None
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        got = d.get("format") if isinstance(d, dict) else None
+        hint = (
+            " (an SLP model checkpoint? pass it as --model)" if got == "signllm-checkpoint" else ""
+        )
+        raise DataError(f"not a {FORMAT} config{hint}", path, field="format")
+    if not isinstance(d.get("version"), int) or d["version"] > VERSION:
+        raise DataError(f"unsupported version {d.get('version')!r}", path, field="version")
+    for key, kind in (("model", dict), ("languages", list), ("training", dict)):
+        if not isinstance(d.get(key), kind):
+            raise DataError(f"missing or not a {kind.__name__}", path, field=key)
+    if d.get("target") not in TARGETS:
+        raise DataError(f"must be one of {', '.join(TARGETS)}", path, field="target")
+    name = d.get("tokenizer", TOKENIZER)
+    if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+        raise DataError("must be a file name inside the checkpoint", path, field="tokenizer")
+    return d
+
+
+def load_bt_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> BTCheckpoint:
+    """Rebuild a BT model and its tokenizer from the directory alone (eval mode)."""
+    from ..models.backtranslation import BackTranslationConfig, BackTranslationModel
+    from ..train.checkpoint import load_weights
+
+    root = Path(directory)
+    config = read_bt_config(root)
+    cpath = root / CONFIG
+    try:
+        cfg = BackTranslationConfig.from_dict(config["model"])
+    except (UsageError, TypeError) as e:
+        raise DataError(str(e), cpath, field="model") from None
+    tpath = root / config.get("tokenizer", TOKENIZER)
+    tokenizer = load_tokenizer(tpath)
+    check_vocab_size(tokenizer, cfg.vocab_size, tpath)
+    model = BackTranslationModel(cfg)
+    load_weights(model, root / WEIGHTS)
+    model.to(device).eval()
+    return BTCheckpoint(model, tokenizer, config, root)
+
+
+# ----------------------------------------------------------------------------------------------
+# Training from a store (ground truth only)
+
+
+class StoreClips(Sequence[Pose]):
+    """The clips of one split (and languages) of a store as a lazy sequence: one pread per item.
+
+    Lets `train_backtranslation` stream the store: it keeps only the encoded inputs, never a
+    second copy of every clip.
+    """
+
+    def __init__(self, store: Store, ids: Sequence[str]) -> None:
+        self.store, self.ids = store, list(ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Pose: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Pose]: ...
+    def __getitem__(self, i: int | slice) -> Pose | list[Pose]:
+        if isinstance(i, slice):
+            return [self.store[c] for c in self.ids[i]]
+        return self.store[self.ids[i]]
+
+    def __iter__(self) -> Iterator[Pose]:
+        for cid in self.ids:
+            yield self.store[cid]
+
+
+def interleave(groups: Sequence[Sequence[T]]) -> list[T]:
+    """Round-robin over groups (one per language), so a prefix covers every language."""
+    out: list[T] = []
+    for k in range(max((len(g) for g in groups), default=0)):
+        out.extend(g[k] for g in groups if k < len(g))
+    return out
+
+
+def _languages(store: Store, split: str, wanted: Sequence[str] | None) -> list[str]:
+    have = sorted(c for c in store.languages if store.ids(split=split, language=c))
+    if not have:
+        raise DataError(f"no {split!r} clips with a language", store.path)
+    if not wanted:
+        return have
+    missing = [c for c in wanted if c not in have]
+    if missing:
+        raise UsageError(
+            f"no {split!r} clips for language {missing[0]!r} in {store.path} "
+            f"(it has: {', '.join(have)})"
+        )
+    return list(dict.fromkeys(wanted))
+
+
+def build_bt_tokenizer(
+    texts: Sequence[str], kind: str = "subword", vocab_size: int = 1000
+) -> Tokenizer:
+    """The target tokenizer: sentencepiece (open vocabulary) or whole words."""
+    if kind == "subword":
+        return SubwordTokenizer.train(texts, vocab_size=vocab_size)
+    if kind == "word":
+        return WordVocab.build(texts)
+    raise UsageError(f"BT tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {kind!r}")
+
+
+def train_bt_main(
+    store_dir: str | Path,
+    out_dir: str | Path,
+    split: str = "train",
+    dev_split: str | None = "dev",
+    languages: Sequence[str] | None = None,
+    target: str = "text",
+    preset: str = "base",
+    steps: int = 3000,
+    seed: int = 0,
+    tokenizer: str = "subword",
+    vocab_size: int = 1000,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    downsample: int = 0,
+    eval_every: int = 0,
+    dev_clips: int = 200,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train a BT model on the ground-truth clips of `split` of a store; save; return its config.
+
+    The tokenizer is built from the targets of `split` only. `dev_split` (ground truth, at most
+    `dev_clips` of it) picks the best evaluation (lowest dev loss) when `eval_every` > 0, else it
+    is only scored at the end. Clips without a `target` are left out (counted).
+    """
+    from ..models.backtranslation import BT_PRESETS, bt_config, train_backtranslation
+    from .metrics import text_scores
+
+    if target not in TARGETS:
+        raise UsageError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    t0 = time.perf_counter()
+    store = Store(store_dir)
+    langs = _languages(store, split, languages)
+    rows = [r for c in langs for r in store.iter_rows(split=split, language=c)]
+    usable = [r for r in rows if (r.get(target) or "").strip()]
+    if not usable:
+        raise DataError(f"no {split!r} clip has a {target}", store.path)
+    texts = [r[target] for r in usable]
+    tok = build_bt_tokenizer(texts, tokenizer, vocab_size)
+    train = StoreClips(store, [r["id"] for r in usable])
+    dev: StoreClips | None = None
+    if dev_split and dev_split in store.splits:
+        dev_ids = interleave(
+            [
+                [
+                    r["id"]
+                    for r in store.iter_rows(split=dev_split, language=c)
+                    if (r.get(target) or "").strip()
+                ]
+                for c in langs
+            ]
+        )[:dev_clips]
+        dev = StoreClips(store, dev_ids) if dev_ids else None
+    longest = max(len(tok.encode(t)) for t in texts)
+    max_len = int(longest * 1.5) + 10
+    if preset not in BT_SIZES:
+        raise UsageError(f"unknown BT size {preset!r}; choose from {', '.join(BT_SIZES)}")
+    size = _SMALL if preset == "small" else BT_PRESETS[preset]
+    config = bt_config("tiny", **size, vocab_size=tok.vocab_size, downsample=downsample)
+    log_every = max(1, min(50, steps // 20))
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, desc="train BT", dynamic_ncols=True, file=sys.stderr)
+
+    def callback(entry: dict[str, Any]) -> None:
+        if bar is None:
+            return
+        if "loss" in entry:
+            bar.n = entry["step"]
+            bar.set_postfix(loss=f"{entry['loss']:.3f}")
+            bar.refresh()
+        if "dev_loss" in entry:
+            bar.write(
+                f"step {entry['step']}: dev loss {entry['dev_loss']:.3f}, "
+                f"BLEU-4 {entry.get('dev_bleu4', float('nan')):.2f}"
+            )
+
+    try:
+        model, history = train_backtranslation(
+            train,
+            dev,
+            tok,
+            config,
+            steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            target=target,
+            eval_every=eval_every,
+            max_len=max_len,
+            dev_metric=text_scores if dev is not None else None,
+            keep_best=bool(eval_every) and dev is not None,
+            log_every=log_every,
+            device=device,
+            callback=callback,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - t0
+    dev_evals = [h for h in history if "dev_loss" in h]
+    best_dev = min(dev_evals, key=lambda h: h["dev_loss"]) if dev_evals else None
+    training = {
+        "trained_on": f"ground-truth poses of split {split}",
+        "store": str(Path(store_dir)),
+        "split": split,
+        "dev_split": dev_split if dev is not None else None,
+        "clips": len(train),
+        "clips_without_target": len(rows) - len(usable),
+        "dev_clips": len(dev) if dev is not None else 0,
+        "frames": int(sum(int(r["frames"]) for r in usable)),
+        "steps": steps,
+        "seed": seed,
+        "preset": preset,
+        "tokenizer": tokenizer,
+        "batch_size": batch_size,
+        "lr": lr,
+        "device": str(next(model.parameters()).device),
+        "parameters": model.count_parameters(),
+        "seconds": round(seconds, 1),
+        "final_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
+        "dev": _dev_summary(best_dev),
+    }
+    path = save_bt_checkpoint(
+        out_dir,
+        model.cpu(),
+        tok,
+        target=target,
+        languages=langs,
+        training=training,
+        max_len=max_len,
+    )
+    return read_bt_config(path)
+
+
+def _dev_summary(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    keep = ("step", "dev_loss", "dev_accuracy", "dev_bleu4", "dev_chrf", "dev_rouge_l", "dev_wer")
+    return {k: entry[k] for k in keep if k in entry}
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line
+
+
+def add_train_bt_arguments(parser: Any) -> None:
+    """`signllm train-bt` options; sets `func` to `cmd_train_bt`."""
+    parser.add_argument("--data", required=True, help="pose store directory")
+    parser.add_argument("--out", required=True, help="BT checkpoint directory to write")
+    parser.add_argument("--split", default="train", help="ground-truth split to train on")
+    parser.add_argument(
+        "--dev-split", default="dev", help="ground-truth split for model selection ('' = none)"
+    )
+    parser.add_argument("--languages", help="comma-separated codes (default: all in the split)")
+    parser.add_argument("--target", choices=TARGETS, default="text", help="what to read back")
+    parser.add_argument("--size", choices=list(BT_SIZES), default="base", help="BT preset")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tokenizer", choices=TOKENIZER_KINDS, default="subword")
+    parser.add_argument("--vocab-size", type=int, default=1000, help="subword vocabulary (max)")
+    parser.add_argument(
+        "--downsample", type=int, default=0, help="stride-2 convs before the encoder (long clips)"
+    )
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        help="dev evaluation interval; keeps the best (0 = end)",
+    )
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.set_defaults(func=cmd_train_bt)
+
+
+def cmd_train_bt(args: Any) -> int:
+    """Train and save; print the checkpoint's training record as JSON."""
+    langs = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
+    cfg = train_bt_main(
+        args.data,
+        args.out,
+        split=args.split,
+        dev_split=args.dev_split or None,
+        languages=langs,
+        target=args.target,
+        preset=args.size,
+        steps=args.steps,
+        seed=args.seed,
+        tokenizer=args.tokenizer,
+        vocab_size=args.vocab_size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        downsample=args.downsample,
+        eval_every=args.eval_every,
+        device=args.device,
+        progress=args.progress,
+    )
+    print(json.dumps({"out": str(args.out), **cfg["training"]}, ensure_ascii=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from ..errors import SignLLMError
+
+    parser = argparse.ArgumentParser(prog="signllm train-bt", description=__doc__.split("\n\n")[0])
+    add_train_bt_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return cmd_train_bt(args)
+    except SignLLMError as e:
+        print(f"signllm: error: {e}", file=sys.stderr)
+        return 2
+
+
+__all__ = [
+    "BTCheckpoint",
+    "StoreClips",
+    "add_train_bt_arguments",
+    "build_bt_tokenizer",
+    "cmd_train_bt",
+    "load_bt_checkpoint",
+    "read_bt_config",
+    "save_bt_checkpoint",
+    "train_bt_main",
+]
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,556 @@
+"""Streaming training data over a pose store: tokens in, normalised frames + counter + masks out.
+
+Memory does not grow with the corpus's frames: the only per-clip state kept is a compact index
+(id, frame count, language, token ids: a few dozen bytes per clip, numpy arrays); clips are read
+from the store one batch at a time (`Store.__getitem__`, one pread each) and dropped after use.
+
+Inputs. Each clip's tokens come from its gloss or its text (`input_text`): "gloss" = the gloss
+words, "text" = the lower-cased words of the sentence without punctuation (`text_words`), "subword"
+= the raw sentence for sentencepiece, "langgloss" (mode prompt) = gloss if the clip has one, else
+its text words. Every sequence starts with its language's marker (``<gsg> WETTER MORGEN``).
+
+Frames. Coordinates are standardised per joint and axis with train-split statistics
+(`NormStats`, saved in the checkpoint's config.json; axes that never vary, such as z of 2D data,
+get std 1), flattened joint-major to `pose_dim = joints * 3` values, and the counter i/T is
+appended. Missing joints (confidence 0) are masked out of the loss by `joint_mask`.
+
+Long clips. A clip longer than `max_clip_frames` is cut to its first `max_clip_frames` frames, but
+its counter still counts against the *full* length T: frame i keeps counter i/T, so the cut clip's
+last frame has a counter < 1 and the model is never taught to stop at the cap. The counter keeps its
+meaning (progress through the whole sign sequence); the model just never sees the tail.
+
+Batches. `BatchPlan` makes *global* batches from the seed alone: a stream of clip indices, one
+permutation per epoch (`rng(seed, epoch)`), cut into `batch_size` clips, or with
+`max_frames_per_batch` length buckets (pools of shuffled clips sorted by length, packed so that
+clips x longest <= the budget, batch order shuffled). Under DDP every rank computes the same plan
+and takes `global[rank::world]`: the ranks together see exactly the batch a single process would,
+and the trainer weighs each rank's loss by the global count of valid values, so the averaged
+gradient equals the single-process one. The position in the plan is two integers (epoch, pos):
+resuming regenerates the stream, it never needs to store it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..data.store import Store
+from ..errors import DataError, UsageError
+from ..models.prompt2langgloss import text_words
+from ..skeleton import get_skeleton
+from ..text.tokenizers import LangWordVocab, SubwordTokenizer, Tokenizer, WordVocab
+
+INPUT_KINDS = ("gloss", "text", "subword", "langgloss")
+
+
+# ----------------------------------------------------------------------------------------------
+# Inputs
+
+
+def input_text(text: str, gloss: str, kind: str) -> str:
+    """What the tokenizer of `kind` reads for a clip (see the module docstring)."""
+    text, gloss = text or "", gloss or ""
+    if kind == "gloss":
+        return " ".join(gloss.split())
+    if kind == "text":
+        return " ".join(text_words(text))
+    if kind == "subword":
+        return text.strip()
+    if kind == "langgloss":
+        return " ".join(gloss.split()) if gloss.strip() else " ".join(text_words(text))
+    raise UsageError(f"unknown input kind {kind!r}; choose from {', '.join(INPUT_KINDS)}")
+
+
+def encode_input(tok: Tokenizer, text: str, gloss: str, kind: str, language: str) -> list[int]:
+    """Token ids of one clip: its language marker first, then the words or pieces."""
+    return tok.encode(input_text(text, gloss, kind), language=language)
+
+
+def train_languages(store: Store, split: str, wanted: list[str] | str) -> list[str]:
+    """The languages to train: `wanted`, or every language with clips in `split` ("all")."""
+    have = sorted({lang for lang in store.languages if store.ids(split=split, language=lang)})
+    if wanted == "all":
+        if not have:
+            raise DataError(f"no clip of split {split!r} has a language", store.path)
+        return have
+    missing = [c for c in wanted if c not in have]
+    if missing:
+        raise DataError(
+            f"no {split!r} clips for language {missing[0]!r} (the store has: "
+            f"{', '.join(have) or 'none'})",
+            store.path,
+        )
+    return list(wanted)
+
+
+def resolve_kind(store: Store, split: str, language: str, requested: str) -> str:
+    """'auto' -> 'gloss' when every clip of the language in `split` has a gloss, else 'text'."""
+    if requested != "auto":
+        return requested
+    n = 0
+    for row in store.iter_rows(split=split, language=language):
+        n += 1
+        if not (row.get("gloss") or "").strip():
+            return "text"
+    return "gloss" if n else "text"
+
+
+def build_tokenizers(
+    store: Store,
+    split: str,
+    languages: Sequence[str],
+    mode: str,
+    kinds: dict[str, str],
+    subword_vocab_size: int = 8000,
+) -> dict[str, Tokenizer]:
+    """Tokenizers from the train split, streamed: {language: tokenizer}.
+
+    MLSF: one per language (its own vocabulary and marker). Prompt: one `LangWordVocab` over all
+    languages, the same object under every code.
+    """
+    if mode == "prompt":
+        vocab = LangWordVocab.build(
+            (
+                (code, input_text(r.get("text", ""), r.get("gloss", ""), "langgloss"))
+                for code in languages
+                for r in store.iter_rows(split=split, language=code)
+            ),
+            languages=sorted(languages),
+        )
+        return dict.fromkeys(languages, vocab)
+    out: dict[str, Tokenizer] = {}
+    for code in languages:
+        kind = kinds[code]
+        texts = (
+            input_text(r.get("text", ""), r.get("gloss", ""), kind)
+            for r in store.iter_rows(split=split, language=code)
+        )
+        if kind == "subword":
+            out[code] = SubwordTokenizer.train(texts, subword_vocab_size, languages=[code])
+        else:
+            out[code] = WordVocab.build(texts, languages=[code])
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Normalisation
+
+
+@dataclass
+class NormStats:
+    """Per joint and axis mean/std of the observed train coordinates, (J, 3) each."""
+
+    mean: np.ndarray  # (J, 3) float32
+    std: np.ndarray  # (J, 3) float32, > 0
+    clips: int = 0
+    frames: int = 0
+
+    @classmethod
+    def identity(cls, joints: int) -> NormStats:
+        return cls(np.zeros((joints, 3), np.float32), np.ones((joints, 3), np.float32))
+
+    def normalize(self, data: np.ndarray) -> np.ndarray:
+        """(t, J, 3) raw -> standardised."""
+        return (data - self.mean) / self.std
+
+    def denormalize(self, data: np.ndarray | Tensor) -> np.ndarray:
+        """(t, J, 3) standardised (model output) -> the data's own units."""
+        if isinstance(data, Tensor):
+            data = data.detach().float().cpu().numpy()
+        return data * self.std + self.mean
+
+    def to_dict(self) -> dict[str, Any]:
+        # float32 -> float is exact, and so is the way back: a resumed run sees the same inputs
+        return {
+            "mean": self.mean.astype(np.float32).tolist(),
+            "std": self.std.astype(np.float32).tolist(),
+            "clips": self.clips,
+            "frames": self.frames,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: Any = None) -> NormStats:
+        try:
+            mean = np.asarray(d["mean"], np.float32)
+            std = np.asarray(d["std"], np.float32)
+        except (KeyError, TypeError, ValueError):
+            raise DataError(
+                "normalisation stats need mean and std", path, "normalization"
+            ) from None
+        if mean.ndim != 2 or mean.shape[1] != 3 or std.shape != mean.shape or (std <= 0).any():
+            raise DataError("bad normalisation stats (J x 3, std > 0)", path, "normalization")
+        return cls(mean, std, int(d.get("clips", 0)), int(d.get("frames", 0)))
+
+
+def compute_stats(
+    store: Store,
+    split: str,
+    languages: Sequence[str],
+    max_clips: int = 2000,
+    seed: int = 0,
+) -> NormStats:
+    """Streaming mean/std over (a seeded sample of at most `max_clips`) clips of `split`.
+
+    Sums in float64 over observed joints only; one clip in memory at a time.
+    """
+    ids = [i for code in languages for i in store.ids(split=split, language=code)]
+    if not ids:
+        raise DataError(f"no {split!r} clips to compute normalisation stats from", store.path)
+    if max_clips and len(ids) > max_clips:
+        pick = np.random.default_rng(seed).choice(len(ids), max_clips, replace=False)
+        ids = [ids[i] for i in sorted(pick)]
+    joints = get_skeleton(store.skeleton).num_joints
+    n = np.zeros((joints, 1))
+    s = np.zeros((joints, 3))
+    s2 = np.zeros((joints, 3))
+    frames = 0
+    for cid in ids:
+        pose = store[cid]
+        seen = (pose.confidence > 0)[..., None]  # (t, J, 1)
+        x = np.where(seen, pose.data.astype(np.float64), 0.0)
+        n += seen.sum(0)
+        s += x.sum(0)
+        s2 += (x * x).sum(0)
+        frames += pose.num_frames
+    mean = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
+    var = np.divide(s2, n, out=np.zeros_like(s2), where=n > 0) - mean**2
+    std = np.sqrt(np.maximum(var, 0.0))
+    std = np.where(std > 1e-6, std, 1.0)  # constant axes (z of 2D data), unseen joints
+    return NormStats(mean.astype(np.float32), std.astype(np.float32), len(ids), frames)
+
+
+# ----------------------------------------------------------------------------------------------
+# Index
+
+
+class ClipIndex:
+    """The clips of one split and set of languages: ids, frame counts, languages, token ids.
+
+    Compact numpy storage (tokens concatenated with offsets); no clip data.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        split: str,
+        languages: Sequence[str],
+        tokenizers: dict[str, Tokenizer],
+        kinds: dict[str, str],
+    ) -> None:
+        self.split = split
+        self.languages = list(languages)
+        lang_id = {c: i for i, c in enumerate(self.languages)}
+        ids: list[str] = []
+        frames: list[int] = []
+        langs: list[int] = []
+        offsets = [0]
+        flat: list[np.ndarray] = []
+        for code in self.languages:
+            tok, kind = tokenizers[code], kinds[code]
+            for row in store.iter_rows(split=split, language=code):
+                t = np.asarray(
+                    encode_input(tok, row.get("text", ""), row.get("gloss", ""), kind, code),
+                    np.int32,
+                )
+                ids.append(row["id"])
+                frames.append(int(row["frames"]))
+                langs.append(lang_id[code])
+                flat.append(t)
+                offsets.append(offsets[-1] + len(t))
+        self.ids = ids
+        self.frames = np.asarray(frames, np.int64)
+        self.lang = np.asarray(langs, np.int16)
+        self.offsets = np.asarray(offsets, np.int64)
+        self.flat = np.concatenate(flat) if flat else np.zeros(0, np.int32)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def tokens(self, i: int) -> np.ndarray:
+        return self.flat[self.offsets[i] : self.offsets[i + 1]]
+
+    def language(self, i: int) -> str:
+        return self.languages[int(self.lang[i])]
+
+
+# ----------------------------------------------------------------------------------------------
+# Batches
+
+
+@dataclass
+class PoseBatch:
+    """One (local) batch, right-padded; `indices` are positions in the `ClipIndex`."""
+
+    tokens: Tensor  # (b, s) long, pad 0
+    token_mask: Tensor  # (b, s) bool
+    frames: Tensor  # (b, t, pose_dim + 1) float32: normalised pose, counter last
+    frame_mask: Tensor  # (b, t) bool
+    joint_mask: Tensor  # (b, t, J) bool: joint observed
+    lengths: Tensor  # (b,) long: full clip lengths (before the max_clip_frames cut)
+    indices: Tensor  # (b,) long
+    languages: list[str]
+    ids: list[str]
+
+    def to(self, device: torch.device) -> PoseBatch:
+        nb = device.type == "cuda"
+        return PoseBatch(
+            *(
+                getattr(self, k).to(device, non_blocking=nb)
+                for k in (
+                    "tokens",
+                    "token_mask",
+                    "frames",
+                    "frame_mask",
+                    "joint_mask",
+                    "lengths",
+                    "indices",
+                )
+            ),
+            self.languages,
+            self.ids,
+        )
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frame_mask.sum())
+
+    @property
+    def language(self) -> str | list[str]:
+        """One code when the batch is single-language (MLSF then runs one group, unsplit)."""
+        return self.languages[0] if len(set(self.languages)) == 1 else self.languages
+
+
+class ClipDataset:
+    """Map-style: a list of index positions -> a collated `PoseBatch` (DataLoader-friendly)."""
+
+    def __init__(
+        self, store: Store, index: ClipIndex, stats: NormStats, max_clip_frames: int
+    ) -> None:
+        self.store, self.index, self.stats = store, index, stats
+        self.max_clip_frames = max_clip_frames
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, indices: Sequence[int]) -> PoseBatch:
+        return self.load(indices)
+
+    def load(self, indices: Sequence[int]) -> PoseBatch:
+        idx = [int(i) for i in indices]
+        if not idx:
+            raise UsageError("an empty batch")
+        poses = [self.store[self.index.ids[i]] for i in idx]
+        toks = [self.index.tokens(i) for i in idx]
+        b = len(idx)
+        caps = [min(p.num_frames, self.max_clip_frames) for p in poses]
+        t, s = max(caps), max(len(x) for x in toks)
+        j = poses[0].num_joints
+        frames = np.zeros((b, t, j * 3 + 1), np.float32)
+        fmask = np.zeros((b, t), bool)
+        jmask = np.zeros((b, t, j), bool)
+        tokens = np.zeros((b, s), np.int64)
+        for k, (pose, tk, n) in enumerate(zip(poses, toks, caps, strict=True)):
+            seen = pose.confidence[:n] > 0  # (n, J)
+            x = np.where(seen[..., None], self.stats.normalize(pose.data[:n]), 0.0)
+            frames[k, :n, :-1] = x.reshape(n, j * 3)
+            # counter against the full length: a cut clip never reaches 1 (module docstring)
+            frames[k, :n, -1] = np.arange(1, n + 1, dtype=np.float32) / pose.num_frames
+            fmask[k, :n] = True
+            jmask[k, :n] = seen
+            tokens[k, : len(tk)] = tk
+        tokens_t = torch.from_numpy(tokens)
+        return PoseBatch(
+            tokens=tokens_t,
+            token_mask=tokens_t != 0,
+            frames=torch.from_numpy(frames),
+            frame_mask=torch.from_numpy(fmask),
+            joint_mask=torch.from_numpy(jmask),
+            lengths=torch.tensor([p.num_frames for p in poses], dtype=torch.long),
+            indices=torch.tensor(idx, dtype=torch.long),
+            languages=[self.index.language(i) for i in idx],
+            ids=[self.index.ids[i] for i in idx],
+        )
+
+
+class BatchPlan:
+    """Deterministic global batches from (seed, epoch): see the module docstring.
+
+    `state` = {"epoch", "pos"}: pos is the offset into the epoch's permutation (fixed batch size)
+    or the batch number within the epoch (bucketing).
+    """
+
+    POOL = 50  # bucketing: batches' worth of clips sorted together
+
+    def __init__(
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        max_frames_per_batch: int | None = None,
+        seed: int = 0,
+        min_batch: int = 1,
+    ) -> None:
+        if len(lengths) == 0:
+            raise DataError("no training clips")
+        if batch_size < min_batch:
+            raise UsageError(
+                f"batch_size {batch_size} is smaller than the number of DDP ranks ({min_batch})"
+            )
+        self.lengths = np.asarray(lengths, np.int64)
+        self.batch_size = batch_size
+        self.budget = max_frames_per_batch
+        self.seed = seed
+        self.min_batch = min_batch
+        self.state = {"epoch": 0, "pos": 0}
+        self._cache: tuple[int, list[np.ndarray] | np.ndarray] | None = None
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.lengths))
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """Bucketing: the epoch's batches (clip indices), order shuffled."""
+        rng = np.random.default_rng([self.seed, epoch, 1])
+        perm = self._perm(epoch)
+        assert self.budget is not None
+        avg = max(1, self.budget // max(1, int(np.median(self.lengths))))
+        pool = self.POOL * avg
+        batches: list[np.ndarray] = []
+        for start in range(0, len(perm), pool):
+            chunk = perm[start : start + pool]
+            chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
+            cur: list[int] = []
+            longest = 0
+            for i in chunk:
+                n = int(self.lengths[i])
+                if len(cur) >= self.min_batch and max(longest, n) * (len(cur) + 1) > self.budget:
+                    batches.append(np.asarray(cur))
+                    cur, longest = [], 0
+                cur.append(int(i))
+                longest = max(longest, n)
+            if cur:
+                if len(cur) < self.min_batch and batches:
+                    batches[-1] = np.concatenate([batches[-1], cur])
+                else:
+                    batches.append(np.asarray(cur))
+        order = rng.permutation(len(batches))
+        return [batches[k] for k in order]
+
+    def _epoch(self, epoch: int) -> list[np.ndarray] | np.ndarray:
+        if self._cache is None or self._cache[0] != epoch:
+            self._cache = (epoch, self.epoch_batches(epoch) if self.budget else self._perm(epoch))
+        return self._cache[1]
+
+    def next(self) -> np.ndarray:
+        """The next global batch; advances `state`."""
+        e, pos = self.state["epoch"], self.state["pos"]
+        if self.budget:
+            batches = self._epoch(e)
+            if pos >= len(batches):
+                e, pos = e + 1, 0
+                batches = self._epoch(e)
+            out = batches[pos]
+            self.state = {"epoch": e, "pos": pos + 1}
+            return out
+        parts, need = [], self.batch_size
+        while need:
+            perm = self._epoch(e)
+            if pos >= len(perm):
+                e, pos = e + 1, 0
+                continue
+            take = perm[pos : pos + need]
+            parts.append(take)
+            need -= len(take)
+            pos += len(take)
+        self.state = {"epoch": e, "pos": pos}
+        return np.concatenate(parts)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            yield self.next()
+
+    def clone(self) -> BatchPlan:
+        """An independent plan at the same position (e.g. for DataLoader prefetching)."""
+        p = BatchPlan(self.lengths, self.batch_size, self.budget, self.seed, self.min_batch)
+        p.load_state_dict(self.state)
+        return p
+
+    def state_dict(self) -> dict[str, int]:
+        return dict(self.state)
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.state = {"epoch": int(state["epoch"]), "pos": int(state["pos"])}
+
+
+def shard(batch: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """This rank's part of a global batch: every world-th clip, starting at `rank`."""
+    return batch[rank::world]
+
+
+class _LocalBatches(torch.utils.data.Sampler):
+    """Sampler for a DataLoader: the rank's share of each global batch of a plan."""
+
+    def __init__(self, plan: BatchPlan, rank: int, world: int) -> None:
+        self.plan, self.rank, self.world = plan, rank, world
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self.plan:
+            yield shard(batch, self.rank, self.world).tolist()
+
+    def __len__(self) -> int:  # pragma: no cover - infinite stream
+        return 2**62
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def batch_stream(
+    dataset: ClipDataset, plan: BatchPlan, rank: int, world: int, num_workers: int = 0
+) -> Iterator[PoseBatch]:
+    """Local batches following `plan` from its current state, prefetched by worker processes.
+
+    The plan advances ahead of training (prefetch), so pass a `plan.clone()` and keep the
+    original for the position of the batches actually consumed (what a checkpoint records).
+    """
+    if num_workers == 0:
+        while True:
+            yield dataset.load(shard(plan.next(), rank, world).tolist())
+    loader = torch.utils.data.DataLoader(
+        dataset,  # type: ignore[arg-type]
+        sampler=_LocalBatches(plan, rank, world),
+        batch_size=None,
+        num_workers=num_workers,
+        collate_fn=_identity,
+        persistent_workers=False,
+    )
+    yield from loader
+
+
+def iter_eval_batches(dataset: ClipDataset, count: int, batch_size: int) -> Iterator[PoseBatch]:
+    """The first `count` clips of an index (its fixed order), in batches; for dev evaluation."""
+    n = min(count, len(dataset))
+    for start in range(0, n, batch_size):
+        yield dataset.load(range(start, min(n, start + batch_size)))
+
+
+__all__ = [
+    "INPUT_KINDS",
+    "BatchPlan",
+    "ClipDataset",
+    "ClipIndex",
+    "NormStats",
+    "PoseBatch",
+    "batch_stream",
+    "build_tokenizers",
+    "compute_stats",
+    "encode_input",
+    "input_text",
+    "iter_eval_batches",
+    "resolve_kind",
+    "shard",
+    "train_languages",
+]

@@ -1,0 +1,334 @@
+"""Evaluation: BT checkpoints (ground truth only, round trip), the mean-pose floor, the runner end to
+end on a tiny store of real PHOENIX clips, the Markdown report and the two CLI commands."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from signllm.data.formats.skels import read_skels
+from signllm.data.store import Store, StoreWriter
+from signllm.errors import DataError
+from signllm.eval.bt_checkpoint import (
+    add_train_bt_arguments,
+    load_bt_checkpoint,
+    save_bt_checkpoint,
+    train_bt_main,
+)
+from signllm.eval.report import comparison_table, markdown_report, results_table
+from signllm.eval.runner import (
+    POSE_KEYS,
+    SYSTEMS,
+    TEXT_KEYS,
+    add_evaluate_arguments,
+    evaluate,
+    floor_pose,
+    mean_pose,
+)
+from signllm.models.backtranslation import back_translate
+from signllm.train.config import TrainConfig
+from signllm.train.trainer import train
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models on a shared 2-core machine run far faster on one thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _fingerspelled(p, word: str):
+    meta = dataclasses.replace(
+        p.meta,
+        id=p.meta.id + "-fs",
+        text=word,
+        gloss=f"fs-{word.upper()}",
+        extra={"fingerspelled": "true", "composed": "true"},
+    )
+    return dataclasses.replace(p.select_frames(slice(0, 40)), meta=meta)
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Path:
+    """PHOENIX 5/5/5 as gsg, plus one 'fingerspelled' test clip (a real clip relabelled)."""
+    out = tmp_path_factory.mktemp("eval") / "store"
+    with StoreWriter(out) as w:
+        for split in ("train", "dev", "test"):
+            poses = list(read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"))
+            for p in poses:
+                w.add(p, split=split)
+            if split == "test":
+                w.add(_fingerspelled(poses[0], "wetter"), split=split)
+    return out
+
+
+@pytest.fixture(scope="module")
+def model_dir(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cfg = TrainConfig(
+        data=str(store_dir),
+        out=str(tmp_path_factory.mktemp("run") / "tiny"),
+        size="tiny",
+        steps=6,
+        batch_size=4,
+        max_clip_frames=24,
+        lr=3e-3,
+        warmup_steps=2,
+        eval_every=0,
+        checkpoint_every=0,
+        eval_clips=1,
+        eval_loss_clips=2,
+        progress=False,
+    )
+    return Path(train(cfg).checkpoint)
+
+
+@pytest.fixture(scope="module")
+def bt_dir(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bt") / "bt"
+    train_bt_main(
+        store_dir, out, preset="tiny", steps=6, tokenizer="word", batch_size=4, progress=False
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def result(model_dir: Path, bt_dir: Path, store_dir: Path) -> dict:
+    return evaluate(model_dir, bt_dir, store_dir, split="test", progress=False, batch_size=4)
+
+
+# ----------------------------------------------------------------------------------------------
+# BT checkpoints
+
+
+def test_bt_checkpoint_records_ground_truth_training(bt_dir: Path) -> None:
+    cfg = json.loads((bt_dir / "config.json").read_text())
+    assert cfg["format"] == "signllm-bt-checkpoint"
+    assert cfg["target"] == "text" and cfg["languages"] == ["gsg"]
+    assert cfg["training"]["trained_on"] == "ground-truth poses of split train"
+    assert cfg["training"]["clips"] == 5 and cfg["training"]["steps"] == 6
+    assert {p.name for p in bt_dir.iterdir()} == {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+    }
+
+
+def test_bt_checkpoint_round_trip(bt_dir: Path, store_dir: Path, tmp_path: Path) -> None:
+    bt = load_bt_checkpoint(bt_dir)
+    poses = list(Store(store_dir).iter(split="test"))
+    before = back_translate(bt.model, poses, bt.tokenizer, max_len=bt.max_len)
+    again = save_bt_checkpoint(
+        tmp_path / "copy",
+        bt.model,
+        bt.tokenizer,
+        target=bt.target,
+        languages=bt.config["languages"],
+        training=bt.config["training"],
+        max_len=bt.max_len,
+    )
+    bt2 = load_bt_checkpoint(again)
+    assert back_translate(bt2.model, poses, bt2.tokenizer, max_len=bt2.max_len) == before
+    for a, b in zip(bt.model.state_dict().values(), bt2.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_bt_checkpoint_errors_name_the_file(bt_dir: Path, tmp_path: Path, model_dir: Path) -> None:
+    with pytest.raises(DataError, match=r"config\.json"):
+        load_bt_checkpoint(tmp_path / "missing")
+    with pytest.raises(DataError, match="SLP model checkpoint"):
+        load_bt_checkpoint(model_dir)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in bt_dir.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    (broken / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(DataError, match=r"model\.safetensors"):
+        load_bt_checkpoint(broken)
+
+
+def test_bt_training_refuses_generated_poses(tmp_path: Path, samples: Path) -> None:
+    store = tmp_path / "gen"
+    with StoreWriter(store) as w:
+        for i, p in enumerate(read_skels(samples / "phoenix14t" / "train.skels", language="gsg")):
+            if i == 0:
+                p = dataclasses.replace(
+                    p, meta=dataclasses.replace(p.meta, extra={"generated": True})
+                )
+            w.add(p, split="train")
+    with pytest.raises(DataError, match="generated"):
+        train_bt_main(
+            store, tmp_path / "bt", preset="tiny", steps=1, tokenizer="word", progress=False
+        )
+    assert not (tmp_path / "bt").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# The floor
+
+
+def test_floor_is_the_mean_training_pose(store_dir: Path) -> None:
+    store = Store(store_dir)
+    mean, seen, clips, frames = mean_pose(store, "train", ["gsg"])
+    poses = list(store.iter(split="train"))
+    data = np.concatenate([p.data for p in poses]).astype(np.float64)
+    mask = np.concatenate([p.mask for p in poses])
+    expect = (data * mask[..., None]).sum(0) / mask.sum(0)[:, None]
+    assert clips == 5 and frames == len(data)
+    np.testing.assert_allclose(mean, expect, rtol=1e-5, atol=1e-6)
+    true = next(store.iter(split="test"))
+    fl = floor_pose(true, mean, seen)
+    assert fl.num_frames == true.num_frames and fl.fps == true.fps
+    assert np.array_equal(fl.data, np.broadcast_to(mean, fl.data.shape))
+    assert fl.meta.extra["generated"] is True and fl.meta.text == true.meta.text
+
+
+# ----------------------------------------------------------------------------------------------
+# The runner
+
+
+def test_evaluate_end_to_end_has_every_metric(result: dict) -> None:
+    assert result["clips"] == 6 and result["clips_fingerspelled"] == 1
+    assert result["systems"] == list(SYSTEMS)
+    assert list(result["groups"]) == ["all", "recorded", "fingerspelled", "gsg"]
+    for name, g in result["groups"].items():
+        for system in SYSTEMS:
+            m = g[system]
+            assert set(TEXT_KEYS) | set(POSE_KEYS) | {"char_acc"} <= set(m), (name, system)
+            assert all(m[k] is not None for k in TEXT_KEYS)
+            if system == "ground_truth":
+                assert all(m[k] is None for k in POSE_KEYS)
+            else:
+                assert all(isinstance(m[k], float) for k in POSE_KEYS), (name, system, m)
+    fl = result["groups"]["all"]["floor"]
+    assert fl["hand_distance_ratio"] == 0.0 and fl["duration_ratio"] == pytest.approx(1.0)
+    assert result["groups"]["fingerspelled"]["generated"]["char_acc"] is not None
+    assert result["groups"]["recorded"]["generated"]["char_acc"] is None
+    assert "BLEU" not in result["signatures"]["bleu"] and "tok:13a" in result["signatures"]["bleu"]
+    assert result["bt"]["training"]["trained_on"].startswith("ground-truth")
+    assert {"generate", "bt_ground_truth", "bt_generated", "bt_floor", "total"} <= set(
+        result["timing"]
+    )
+    json.dumps(result, allow_nan=False)  # strict JSON
+
+
+def test_ceiling_reads_ground_truth_and_generation_is_honest(
+    result: dict, bt_dir: Path, store_dir: Path
+) -> None:
+    bt = load_bt_checkpoint(bt_dir)
+    store = Store(store_dir)
+    rows = result["per_clip"]
+    truth = [store[r["id"]] for r in rows]
+    hyps = back_translate(bt.model, truth, bt.tokenizer, max_len=bt.max_len)
+    assert [r["hyp"]["ground_truth"] for r in rows] == hyps
+    for r, t in zip(rows, truth, strict=True):
+        assert r["frames"] == t.num_frames
+        assert 1 <= r["generated"]["frames"] <= 24  # stops on its own counter or the cap
+        assert r["floor"]["frames"] == t.num_frames
+
+
+def test_evaluate_max_clips_and_languages(model_dir: Path, bt_dir: Path, store_dir: Path) -> None:
+    r = evaluate(model_dir, bt_dir, store_dir, max_clips=2, languages=["gsg"], progress=False)
+    assert r["clips"] == 2 and "per_clip" in r
+    from signllm.errors import UsageError
+
+    with pytest.raises(UsageError, match="ase"):
+        evaluate(model_dir, bt_dir, store_dir, languages=["ase"], progress=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Report and CLI
+
+
+def test_markdown_table_renders(result: dict) -> None:
+    table = results_table(result)
+    lines = table.splitlines()
+    assert lines[0].startswith("| language | clips | system | BLEU-1 |") and "char acc" in lines[0]
+    assert len(lines) == 2 + 3 * len(result["groups"])
+    assert all(line.count("|") == lines[0].count("|") for line in lines)
+    assert "gsg (German Sign Language)" in table and "mean-pose floor" in table
+    page = markdown_report(result)
+    assert "ground truth (BT ceiling)" in page and "Time:" in page
+    cmp = comparison_table({"A": result, "B": result}).splitlines()
+    assert len(cmp) == 2 + 4 and cmp[3].startswith("| A |")
+
+
+def test_cli_train_bt_and_evaluate(
+    store_dir: Path, model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    add_train_bt_arguments(sub.add_parser("train-bt"))
+    add_evaluate_arguments(sub.add_parser("evaluate"))
+    bt = tmp_path / "bt"
+    args = parser.parse_args(
+        [
+            "train-bt",
+            "--data",
+            str(store_dir),
+            "--out",
+            str(bt),
+            "--size",
+            "tiny",
+            "--steps",
+            "2",
+            "--tokenizer",
+            "word",
+            "--no-progress",
+        ]
+    )
+    assert args.func(args) == 0
+    assert json.loads(capsys.readouterr().out)["trained_on"] == "ground-truth poses of split train"
+    out, md = tmp_path / "r.json", tmp_path / "r.md"
+    args = parser.parse_args(
+        [
+            "evaluate",
+            "--model",
+            str(model_dir),
+            "--bt",
+            str(bt),
+            "--data",
+            str(store_dir),
+            "--max-clips",
+            "2",
+            "--out",
+            str(out),
+            "--markdown",
+            str(md),
+            "--no-progress",
+        ]
+    )
+    assert args.func(args) == 0
+    assert "| language | clips | system |" in capsys.readouterr().out
+    assert json.loads(out.read_text())["clips"] == 2
+    assert "mean-pose floor" in md.read_text()
+
+
+def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> None:
+    from signllm.eval.results import build_parser, findings, machine_info, results_markdown, slug
+
+    settings = vars(build_parser().parse_args([]))
+    ev = {k: v for k, v in result.items() if k != "per_clip"}
+    ev["examples"] = []
+    doc = {
+        "started": "2026-01-01T00:00:00+00:00",
+        "machine": machine_info(1, "cpu"),
+        "settings": settings,
+        "bt": json.loads((bt_dir / "config.json").read_text()),
+        "commands": ["python -m signllm.eval.results"],
+        "step_seconds": {"train MLSF": 1.0},
+        "total_seconds": 1.0,
+        "evaluations": {"MLSF": ev, "MLSF + RL loss + PLC": ev},
+    }
+    page = results_markdown(doc)
+    assert "## All test clips" in page and "| MLSF + RL loss + PLC | 6 |" in page
+    assert "mean-pose floor" in page and "python -m signllm.eval.results" in page
+    assert any("RL loss + PLC gives MLSF" in f for f in findings(doc))
+    assert slug("MLSF + RL loss + PLC") == "mlsf_rl_loss_plc"

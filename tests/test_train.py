@@ -1,0 +1,348 @@
+"""Training: config overrides and validation, the batch plan, batches, and tiny end-to-end runs
+(MLSF one/some groups, add_language bit-identical, prompt mode, PLC) on a store of real clips."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from signllm.data.formats.skels import read_skels
+from signllm.data.store import Store, StoreWriter
+from signllm.errors import UsageError
+from signllm.train.checkpoint import load_checkpoint, load_trainer_state
+from signllm.train.config import (
+    ModelOptions,
+    TrainConfig,
+    add_train_arguments,
+    apply_overrides,
+    config_from_args,
+)
+from signllm.train.data import (
+    BatchPlan,
+    ClipDataset,
+    ClipIndex,
+    NormStats,
+    compute_stats,
+    shard,
+)
+from signllm.train.trainer import train
+
+
+def make_store(root: Path, samples: Path) -> Path:
+    """PHOENIX samples as gsg (with gloss) + the same poses as 'ase' without gloss (text input)."""
+    out = root / "store"
+    with StoreWriter(out) as w:
+        for split in ("train", "dev"):
+            for p in read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"):
+                w.add(p, split=split)
+                meta = dataclasses.replace(p.meta, id=p.meta.id + "-ase", language="ase", gloss="")
+                w.add(dataclasses.replace(p, meta=meta), split=split)
+    return out
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Path:
+    return make_store(tmp_path_factory.mktemp("train"), samples)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models on a shared 2-core machine run far faster (and steadier) on one thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(store_dir: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(
+        data=str(store_dir),
+        out=str(out),
+        size="tiny",
+        steps=8,
+        batch_size=4,
+        max_clip_frames=32,
+        lr=3e-3,
+        warmup_steps=2,
+        eval_every=0,
+        checkpoint_every=0,
+        eval_clips=2,
+        eval_loss_clips=4,
+        log_every=1,
+        progress=False,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# -- config ------------------------------------------------------------------------------------
+
+
+def test_overrides_parse_types_and_nested_fields() -> None:
+    cfg = apply_overrides(
+        TrainConfig(data="d", out="o"),
+        [
+            "lr=3e-4",
+            "plc.eta=1",
+            "model.dropout=0.1",
+            "languages=gsg,ase",
+            "max_frames_per_batch=none",
+            "bf16=false",
+            "steps=5",
+        ],
+    ).validate()
+    assert cfg.lr == 3e-4 and cfg.plc.eta == 1.0 and cfg.model.dropout == 0.1
+    assert cfg.languages == ["gsg", "ase"] and cfg.max_frames_per_batch is None
+    assert cfg.bf16 is False and cfg.steps == 5
+    assert TrainConfig().plc.eta == 0.0  # the copy did not leak into the defaults
+
+
+@pytest.mark.parametrize(
+    ("items", "field"),
+    [
+        (["lr=-1"], "lr"),
+        (["lr=fast"], "lr"),
+        (["mode=both"], "mode"),
+        (["size=huge"], "size"),
+        (["plc.eta=-1"], "plc.eta"),
+        (["plc.favour=sideways"], "plc.favour"),
+        (["model.n_heads=3"], "model"),
+        (["steps=0"], "steps"),
+        (["decay=step"], "decay"),
+        (["languages=GSG"], "languages"),
+    ],
+)
+def test_validation_errors_name_the_field(items: list[str], field: str) -> None:
+    with pytest.raises(UsageError, match=f"'{field}'"):
+        apply_overrides(TrainConfig(data="d", out="o"), items).validate()
+
+
+def test_unknown_fields_and_missing_required() -> None:
+    with pytest.raises(UsageError, match="no field 'learning_rate'"):
+        apply_overrides(TrainConfig(), ["learning_rate=1"])
+    with pytest.raises(UsageError, match="key=value"):
+        apply_overrides(TrainConfig(), ["lr"])
+    with pytest.raises(UsageError, match="'data'"):
+        TrainConfig(out="o").validate()
+    with pytest.raises(UsageError, match=r"unknown field 'plc\.etaa'"):
+        TrainConfig.from_dict({"plc": {"etaa": 1}})
+    with pytest.raises(UsageError, match="'steps' must be int"):
+        TrainConfig.from_dict({"steps": "ten"})
+
+
+def test_cli_flags_config_file_and_precedence(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"data": "d", "out": "o", "lr": 0.01, "plc": {"eta": 0.5}}))
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    argv = ["--config", str(path), "--lr", "3e-4", "--plc.eta", "1", "--no-bf16",
+            "--init-from", "ck", "--early-stopping-patience", "3", "--set", "steps=7",
+            "--set", "lr=1e-3"]  # fmt: skip
+    args = parser.parse_args(argv)
+    cfg = config_from_args(args)
+    assert (cfg.data, cfg.out, cfg.steps) == ("d", "o", 7)
+    assert cfg.lr == 1e-3  # file < flags < --set
+    assert cfg.plc.eta == 1.0 and cfg.bf16 is False and cfg.init_from == "ck"
+    assert cfg.early_stopping_patience == 3
+    assert args.func.__name__ == "_cmd_train"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"lr": 1,}')
+    with pytest.raises(UsageError, match=r"bad\.json:1: invalid JSON"):
+        TrainConfig.from_json(bad)
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def test_batch_plan_deterministic_covers_epochs_and_shards() -> None:
+    lengths = np.arange(10, 60, 5)  # 10 clips
+    a, b = BatchPlan(lengths, 4, seed=3), BatchPlan(lengths, 4, seed=3)
+    first = [a.next() for _ in range(5)]  # 20 draws = 2 epochs
+    assert all(
+        np.array_equal(x, y) for x, y in zip(first, [b.next() for _ in range(5)], strict=True)
+    )
+    flat = np.concatenate(first)
+    assert sorted(flat[:10]) == list(range(10)) and sorted(flat[10:]) == list(range(10))
+    # resume from a state gives the same continuation
+    c = BatchPlan(lengths, 4, seed=3)
+    c.load_state_dict({"epoch": 0, "pos": 8})
+    assert np.array_equal(c.next(), first[2])
+    # the ranks' shards partition each global batch
+    g = first[0]
+    assert sorted(np.concatenate([shard(g, r, 2) for r in range(2)])) == sorted(g)
+    # bucketing: frames budget respected (clips x longest), every clip once per epoch
+    bp = BatchPlan(lengths, 4, max_frames_per_batch=120, seed=0, min_batch=2)
+    batches = bp.epoch_batches(0)
+    assert sorted(np.concatenate(batches)) == list(range(10))
+    assert all(len(x) >= 2 for x in batches)
+    assert all(len(x) * lengths[x].max() <= 120 or len(x) == 2 for x in batches)
+
+
+def test_batches_masks_counter_and_stats(store_dir: Path) -> None:
+    from signllm.text.tokenizers import WordVocab
+
+    store = Store(store_dir)
+    stats = compute_stats(store, "train", ["gsg"], max_clips=0)
+    assert stats.mean.shape == (50, 3) and (stats.std > 0).all()
+    back = NormStats.from_dict(json.loads(json.dumps(stats.to_dict())))
+    assert np.array_equal(back.mean, stats.mean) and np.array_equal(back.std, stats.std)
+    tok = {"gsg": WordVocab.build(["JETZT WETTER"], languages=["gsg"])}
+    index = ClipIndex(store, "train", ["gsg"], tok, {"gsg": "gloss"})
+    assert len(index) == 5 and index.tokens(0)[0] == tok["gsg"].marker_id("gsg")
+    ds = ClipDataset(store, index, stats, max_clip_frames=80)
+    batch = ds.load([0, 4])  # 86 and 71 frames: the first is cut to 80
+    assert batch.frames.shape == (2, 80, 151) and batch.joint_mask.shape == (2, 80, 50)
+    assert batch.frame_mask.sum(1).tolist() == [80, 71]
+    # the cut clip's counter keeps counting against its full length: 80/86 < 1
+    assert batch.frames[0, 79, -1].item() == pytest.approx(80 / 86)
+    assert batch.frames[1, 70, -1].item() == pytest.approx(1.0)
+    assert batch.lengths.tolist() == [86, 71] and batch.language == "gsg"
+    assert torch.equal(batch.token_mask, batch.tokens != 0)
+
+
+# -- end to end --------------------------------------------------------------------------------
+
+
+def test_tiny_training_loss_decreases_and_saves(store_dir: Path, tmp_path: Path) -> None:
+    cfg = tiny(
+        store_dir, tmp_path / "run", languages=["gsg"], steps=40, eval_every=20, checkpoint_every=20
+    )
+    result = train(cfg)
+    log = rows(tmp_path / "run" / "metrics.jsonl")
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert len(losses) == 40
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+    evals = [r for r in log if "dev_dtw_mje" in r]
+    assert [r["step"] for r in evals] == [20, 40] and all(r["dev_dtw_mje"] > 0 for r in evals)
+    assert all(r["frames_per_s"] > 0 for r in log if "frames_per_s" in r)
+    last = tmp_path / "run" / "last"
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "tokenizer.gsg.json"):
+        assert (last / name).exists(), name
+    assert result.best and result.checkpoint == result.best and result.step == 40
+    on_disk = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert on_disk["best_dev_dtw_mje"] == result.best_dev_dtw_mje
+    state = load_trainer_state(last)  # weights_only=True
+    assert state["step"] == 40 and state["plan"]["epoch"] > 0
+    config = json.loads((last / "config.json").read_text())
+    assert config["inputs"] == {"gsg": "gloss"} and config["train"]["steps"] == 40
+    assert len(config["normalization"]["mean"]) == 50
+
+
+def test_mlsf_some_groups_then_add_language_keeps_others_bit_identical(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    train(tiny(store_dir, tmp_path / "gsg", languages=["gsg"]))
+    first = load_checkpoint(tmp_path / "gsg" / "last")
+    assert first.model.languages == ["gsg"]
+    result = train(
+        tiny(
+            store_dir,
+            tmp_path / "both",
+            languages=["ase"],
+            init_from=str(tmp_path / "gsg" / "last"),
+        )
+    )
+    assert result.trained_languages == ["ase"] and result.languages == ["gsg", "ase"]
+    second = load_checkpoint(tmp_path / "both" / "last")
+    assert second.model.languages == ["gsg", "ase"]
+    old, new = first.model.language_state_dict("gsg"), second.model.language_state_dict("gsg")
+    assert old.keys() == new.keys() and all(torch.equal(old[k], new[k]) for k in old)
+    assert np.array_equal(first.stats.mean, second.stats.mean)  # old groups' inputs unchanged
+    assert second.config["inputs"] == {"gsg": "gloss", "ase": "text"}
+    assert second.tokenizers["gsg"] == first.tokenizers["gsg"]
+    assert result.train_loss is not None and np.isfinite(result.train_loss)
+
+
+def test_all_languages_and_prompt_mode(store_dir: Path, tmp_path: Path) -> None:
+    from signllm.models.prompt2langgloss import SharedPoseModel
+    from signllm.text.tokenizers import LangWordVocab
+
+    r = train(tiny(store_dir, tmp_path / "all", steps=3))
+    assert r.trained_languages == ["ase", "gsg"]
+    r = train(tiny(store_dir, tmp_path / "prompt", mode="prompt", steps=3))
+    ck = load_checkpoint(r.last)
+    assert isinstance(ck.model, SharedPoseModel)
+    assert isinstance(ck.tokenizers["gsg"], LangWordVocab)
+    assert ck.tokenizers["gsg"] is ck.tokenizers["ase"]
+    vocab = ck.tokenizers["gsg"]
+    assert vocab.token_to_id("gsg:WETTER") > 1 and vocab.token_to_id("ase:und") > 1
+    assert vocab.token_to_id("ase:WETTER") == 1  # <unk>: gsg glosses are not ase tokens
+    gen = ck.model.generate([("gsg", ["WETTER"]), ("ase", ["und"])], max_frames=5)
+    assert gen["pose"].shape[0] == 2
+    with pytest.raises(UsageError, match="'tokenizer'"):
+        train(tiny(store_dir, tmp_path / "x", mode="prompt", tokenizer="subword"))
+
+
+def test_plc_sampling_and_skipping_run_and_resume_state(store_dir: Path, tmp_path: Path) -> None:
+    cfg = tiny(store_dir, tmp_path / "plc", steps=6, languages=["gsg"])
+    cfg.plc.eta, cfg.plc.threshold, cfg.plc.skip_warmup_steps = 1.0, 0.5, 2
+    cfg.plc.loss = "rl"
+    train(cfg)
+    log = [r for r in rows(tmp_path / "plc" / "metrics.jsonl") if "loss" in r]
+    assert len(log) == 6 and all(np.isfinite(r["loss"]) for r in log)
+    assert "plc_max_np" in log[-1] and "skipped_batches" in log[-1]
+    state = load_trainer_state(tmp_path / "plc" / "last")
+    assert state["sampler"]["count"].sum() > 0 and state["skipper"]["steps"] == 6
+
+
+def test_unknown_language_and_subword_inputs(store_dir: Path, tmp_path: Path) -> None:
+    from signllm.errors import DataError
+
+    with pytest.raises(DataError, match="'sgg'"):
+        train(tiny(store_dir, tmp_path / "x", languages=["sgg"]))
+    r = train(
+        tiny(
+            store_dir,
+            tmp_path / "sub",
+            languages=["gsg"],
+            tokenizer="subword",
+            subword_vocab_size=60,
+            steps=2,
+            model=ModelOptions(future_k=2, noise_std=0.01),
+            max_frames_per_batch=100,
+        )
+    )
+    ck = load_checkpoint(r.last)
+    assert ck.config["inputs"] == {"gsg": "subword"}
+    assert ck.model.group("gsg").config.future_k == 2
+
+
+def test_early_stopping_with_worker_processes(store_dir: Path, tmp_path: Path) -> None:
+    from signllm.train import distributed as D
+    from signllm.train.trainer import Trainer
+
+    cfg = tiny(
+        store_dir,
+        tmp_path / "es",
+        languages=["gsg"],
+        steps=50,
+        eval_every=2,
+        early_stopping_patience=2,
+        num_workers=1,  # batches come from a DataLoader worker, checked against the plan
+    ).validate()
+    t = Trainer(cfg, D.setup("cpu"))
+    scores = iter([1.0, 0.5, 0.7, 0.6, 0.4])
+    t.evaluate = lambda: {"dev_loss": 1.0, "dev_dtw_mje": next(scores)}  # type: ignore[method-assign]
+    r = t.run()
+    assert r.stopped_early and r.step == 8 and r.best_dev_dtw_mje == 0.5
+    assert load_trainer_state(tmp_path / "es" / "last")["bad_evals"] == 2
+
+
+def test_tensorboard_is_optional_with_an_install_hint(store_dir: Path, tmp_path: Path) -> None:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(UsageError, match="pip install tensorboard"):
+            train(tiny(store_dir, tmp_path / "tb", steps=1, tensorboard=True))
+    else:
+        train(tiny(store_dir, tmp_path / "tb", steps=1, tensorboard=True))
+        assert any((tmp_path / "tb" / "tensorboard").iterdir())
