@@ -233,12 +233,16 @@ class Translator:
         return [("model" if _token_id(tok, w) != UNK_ID else "fingerspell", w) for w in words]
 
     def _plan_prompt(self, text: str, code: str) -> list[tuple[str, str]]:
+        from .models.prompt2langgloss import canonical_prompt
         from .text.tokenizers import UNK_ID
 
-        if self.prompt_text is not None:
-            lang, words = self.prompt_text.translate([text], language=code)[0]
+        tm = self.prompt_text
+        if tm is not None and code in tm.gloss_languages:
+            # the text stage: `<gsg> text` -> glosses (the prompt itself was parsed already)
+            lang, words = tm.translate([canonical_prompt(text, code)], language=code,
+                                       mode="learned")[0]  # fmt: skip
             words = list(words) if lang == code else _words(text)
-        else:
+        else:  # languages without glosses sign their own words
             words = _words(text)
         vocab = self.prompt.tokenizers[code]
         plan = []

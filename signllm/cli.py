@@ -307,6 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(p)
     p.set_defaults(func=cmd_serve)
 
+    from .eval.bt_checkpoint import add_train_bt_arguments
+    from .eval.runner import add_evaluate_arguments
+
+    p = sub.add_parser("train-bt", help="train the back-translation model on ground-truth poses")
+    add_train_bt_arguments(p)
+    p = sub.add_parser("evaluate", help="back-translation and pose metrics on a held-out split")
+    add_evaluate_arguments(p)
+
     p = sub.add_parser("render", help="draw a clip as a skeleton video (.mp4, .gif) or BVH")
     p.add_argument("input")
     p.add_argument("output", help="OUT.mp4, OUT.gif or OUT.bvh")

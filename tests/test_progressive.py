@@ -191,7 +191,7 @@ def test_per_sample_is_each_samples_mse() -> None:
         n = int(frame_mask[i].sum())
         torch.testing.assert_close(losses["per_sample"][i], err[i, :n].mean())
     torch.testing.assert_close(losses["pose_loss"], err[frame_mask].mean())
-    total = losses["pose_loss"] + losses["counter_loss"]
+    total = losses["pose_loss"] + losses["counter_loss"] + 0.1 * losses["length_loss"]
     torch.testing.assert_close(losses["loss"], total)
 
 

@@ -188,8 +188,12 @@ class MLSF(nn.Module):
         counter = sum(o["counter_loss"] * o["counter_count"].sum() for _, o in parts) / c_total
         weighted = sum(o["counter_weighted"] * o["counter_count"].sum() for _, o in parts)
         per = _merge([(ix, {k: v for k, v in o.items() if v.dim() == 1}) for ix, o in parts], b)
+        lengths = sum(
+            o["length_loss"] * len(ix) * self.group(code).config.length_weight
+            for (code, _), (ix, o) in zip(self._split(lang, b), parts, strict=True)
+        )
         return {
-            "loss": pose + weighted / c_total,
+            "loss": pose + weighted / c_total + lengths / b,
             "pose_loss": pose,
             "counter_loss": counter,
             **per,

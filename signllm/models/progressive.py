@@ -74,6 +74,11 @@ class ProgressiveConfig:
     noise_std: float = 0.0  # Gaussian noise on decoder input poses while training (0 = off)
     counter_loss: str = "bce"  # "bce" on the logit (default, see module doc) or "mse"
     counter_weight: float = 1.0  # total loss = pose MSE + counter_weight * counter loss
+    length_weight: float = 0.1  # + length_weight * (log predicted length - log true length)^2
+    # Decoder input counter at inference: "length" = step / the length the model predicts from
+    # the text (its own plan; stops there or when the predicted counter reaches 1), "predicted" =
+    # Progressive Transformers' feedback of the predicted counter (drifts on small data).
+    decode_counter: str = "length"
 
     def __post_init__(self) -> None:
         if self.pose_dim <= 0 or self.pose_dim % 3:
@@ -87,6 +92,10 @@ class ProgressiveConfig:
         if self.pos_encoding not in ("sinusoidal", "learned"):
             raise UsageError(
                 f"pos_encoding must be sinusoidal or learned, got {self.pos_encoding!r}"
+            )
+        if self.decode_counter not in ("length", "predicted"):
+            raise UsageError(
+                f"decode_counter must be length or predicted, got {self.decode_counter!r}"
             )
         if self.counter_loss not in ("bce", "mse"):
             raise UsageError(f"counter_loss must be bce or mse, got {self.counter_loss!r}")
@@ -301,12 +310,16 @@ class ProgressiveTransformer(nn.Module):
         self.pose_head = nn.Linear(d, cfg.future_k * cfg.pose_dim)
         self.counter_head = nn.Linear(d, 1)  # a logit; the counter is its sigmoid
         self.drop = nn.Dropout(cfg.dropout)
+        with torch.random.fork_rng(devices=[]):  # its init draws no shared RNG (zeros below)
+            self.length_head = nn.Linear(d, 1)  # log number of frames, from the pooled encoder
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """nanoGPT-style init: N(0, 0.02), residual projections scaled down by depth."""
         cfg = self.config
         for name, m in self.named_modules():
+            if name == "length_head":
+                continue
             if isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, std=0.02)
                 if m.bias is not None:
@@ -325,6 +338,15 @@ class ProgressiveTransformer(nn.Module):
                 if name.endswith("proj.weight"):
                     nn.init.normal_(p, std=std)
         nn.init.zeros_(self.start)
+        # no RNG draw (keeps every other initial weight as before): starts at ~100 frames
+        nn.init.zeros_(self.length_head.weight)
+        nn.init.constant_(self.length_head.bias, math.log(100.0))
+
+    def predict_log_length(self, memory: Tensor, mask: Tensor) -> Tensor:
+        """Masked mean of the encoder memory -> log number of frames (b,)."""
+        m = mask[..., None].to(memory.dtype)  # (b, s, 1)
+        pooled = (memory * m).sum(1) / m.sum(1).clamp(min=1)  # (b, d)
+        return self.length_head(pooled).squeeze(-1)
 
     def count_parameters(self, trainable_only: bool = False) -> int:
         return count_parameters(self, trainable_only)
@@ -421,7 +443,7 @@ class ProgressiveTransformer(nn.Module):
             frames = torch.cat([frames[..., :-1] + noise, frames[..., -1:]], -1)
         dec_in = torch.cat([self._start_frame(frames.shape[0]), frames[:, :-1]], 1)  # (b, t, f)
         h = self.decode(dec_in, self.memory_kv(memory), mask)
-        return self._heads(h)
+        return {**self._heads(h), "log_length": self.predict_log_length(memory, mask)}
 
     def loss(
         self,
@@ -488,8 +510,19 @@ class ProgressiveTransformer(nn.Module):
         counter_count = fmask.sum(1).to(pred.dtype)
         per_sample_counter = c_err.sum(1) / counter_count.clamp(min=1)
         counter_loss = c_err.sum() / counter_count.sum().clamp(min=1)
+        # the full length T from the counter: frame n (1-based) carries n / T
+        n = counter_count.clamp(min=1)
+        last = c_target.gather(1, (n.long() - 1).clamp(min=0)[:, None]).squeeze(1)
+        true_log_len = torch.log(n / last.clamp(min=1e-3))
+        if "log_length" in out:
+            per_sample_length = (out["log_length"].to(pred.dtype) - true_log_len) ** 2
+        else:
+            per_sample_length = torch.zeros_like(per_sample_counter)
+        length_loss = per_sample_length.mean()
         return {
-            "loss": pose_loss + cfg.counter_weight * counter_loss,
+            "loss": pose_loss + cfg.counter_weight * counter_loss + cfg.length_weight * length_loss,
+            "length_loss": length_loss,
+            "per_sample_length": per_sample_length,
             "pose_loss": pose_loss,
             "counter_loss": counter_loss,
             "per_sample": per_sample,
@@ -512,7 +545,9 @@ class ProgressiveTransformer(nn.Module):
         """Decode from the start frame on the model's own predictions only.
 
         Each sequence stops at the first frame whose predicted counter >= `threshold` (that
-        frame is kept) or at `max_frames`. Runs in eval mode (restored afterwards). Returns
+        frame is kept) or at `max_frames`; with `decode_counter="length"` (default) also at the
+        length the model predicts from the text, and the decoder is fed step / that length as
+        its input counter (the counter it was trained on), not its own drifting prediction. Runs in eval mode (restored afterwards). Returns
         pose (b, T, pose_dim), counter (b, T), lengths (b,) long and mask (b, T), T = max length;
         frames after a sequence's end are 0.
         """
@@ -539,6 +574,8 @@ class ProgressiveTransformer(nn.Module):
         memory, mask = self.encode(tokens, token_mask)
         kv = self.memory_kv(memory)
         b, dev = tokens.shape[0], tokens.device
+        # the model's own length plan (never the ground truth): (b,) frames in [1, max_frames]
+        planned = self.predict_log_length(memory, mask).exp().clamp(1, max_frames)
         dh = cfg.d_model // cfg.n_heads
         caches = (
             [KVCache(b, cfg.n_heads, max_frames, dh, memory) for _ in self.dec_layers]
@@ -562,6 +599,9 @@ class ProgressiveTransformer(nn.Module):
             poses[:, step] = torch.where(finished[:, None], 0.0, pose)
             counters[:, step] = torch.where(finished, 0.0, counter)
             ends = ~finished & (counter >= threshold)
+            if cfg.decode_counter == "length":
+                ends = ends | (~finished & (step + 1 >= planned.round()))
+                counter = ((step + 1) / planned).clamp(max=1.0).to(counter.dtype)
             lengths = torch.where(ends, step + 1, lengths)
             finished = finished | ends
             if bool(finished.all()):

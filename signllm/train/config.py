@@ -50,6 +50,8 @@ class ModelOptions:
     max_positions: int | None = None
     counter_loss: str | None = None
     counter_weight: float | None = None
+    length_weight: float | None = None
+    decode_counter: str | None = None
     bias: bool | None = None
 
     def overrides(self) -> dict[str, Any]:

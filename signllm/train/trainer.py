@@ -542,17 +542,25 @@ class Trainer:
     def _objective(self, out: dict[str, Tensor], weights: Tensor | None) -> Tensor:
         """This rank's share of the global-batch loss (see the module docstring)."""
         cfg, world = self.cfg, self.info.world_size
-        cw = self._counter_weight
+        cw, lw = self._counter_weight, self._length_weight
         ps, pc = out["per_sample"].float(), out["per_sample_counter"].float()
         w = torch.ones_like(ps) if weights is None else weights.to(ps)
+        pl = out.get("per_sample_length", torch.zeros_like(ps)).float()
+        n = D.all_reduce_sum(torch.tensor(float(len(ps)), device=ps.device))
+        length = lw * (w * pl).sum() / n * world  # the length head's loss: a mean over clips
         if cfg.plc.loss == "rl":  # mean of per-clip MSEs over the global batch
-            n = D.all_reduce_sum(torch.tensor(float(len(ps)), device=ps.device))
-            return ((w * ps).sum() + cw * (w * pc).sum()) / n * world
+            return ((w * ps).sum() + cw * (w * pc).sum()) / n * world + length
         pcount, ccount = out["pose_count"].float(), out["counter_count"].float()
         tot = D.all_reduce_sum(torch.stack([pcount.sum(), ccount.sum()]).detach())
         pose = (w * ps * pcount).sum() / tot[0].clamp(min=1e-8)
         counter = (w * pc * ccount).sum() / tot[1].clamp(min=1)
-        return (pose + cw * counter) * world
+        return (pose + cw * counter) * world + length
+
+    @property
+    def _length_weight(self) -> float:
+        if self.cfg.mode == "mlsf":
+            return self.model.group(self.trained[0]).config.length_weight  # type: ignore[operator]
+        return self.model.config.length_weight  # type: ignore[union-attr]
 
     @property
     def _counter_weight(self) -> float:
