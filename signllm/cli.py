@@ -178,8 +178,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_train_prompt(args: argparse.Namespace) -> int:
     from .train.prompt_text import train_prompt_text
 
-    out = train_prompt_text(args.data, args.out, split=args.split, steps=args.steps,
-                            seed=args.seed)  # fmt: skip
+    langs = args.languages.split(",") if args.languages else None
+    out = train_prompt_text(args.data, args.out, split=args.split, languages=langs,
+                            steps=args.steps, seed=args.seed)  # fmt: skip
     print(f"wrote {out}")
     return 0
 
@@ -297,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="dataset store (signllm data build)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--split", default="train")
+    p.add_argument("--languages", help="comma-separated codes (default: every language)")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train_prompt)

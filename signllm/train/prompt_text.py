@@ -35,10 +35,14 @@ FORMAT = "signllm-prompt-text"
 SMALL = {"d_model": 128, "n_heads": 4, "n_enc_layers": 2, "n_dec_layers": 2, "d_ff": 512}
 
 
-def store_records(store: Store, split: str = "train") -> list[LangRecord]:
-    """(text, gloss, language) of every clip of `split` that has a text."""
+def store_records(
+    store: Store, split: str = "train", languages: list[str] | None = None
+) -> list[LangRecord]:
+    """(text, gloss, language) of every clip of `split` (and `languages`) that has a text."""
     out = []
     for row in store.rows(split=split):
+        if languages and row.get("language") not in languages:
+            continue
         if row.get("text") and row.get("language"):
             out.append(LangRecord(row["text"], row.get("gloss") or "", row["language"]))
     if not out:
@@ -51,6 +55,7 @@ def train_prompt_text(
     out: str | Path,
     *,
     split: str = "train",
+    languages: list[str] | None = None,
     steps: int = 600,
     seed: int = 0,
     templates_per_record: int = 2,
@@ -61,7 +66,7 @@ def train_prompt_text(
     """Fit the text model on the store's `split` and save it to `out` (replaced atomically)."""
     t0 = time.time()
     with Store(data) as store:
-        records = store_records(store, split)
+        records = store_records(store, split, languages)
     pairs = build_prompt_pairs(records, seed, n_templates_per_record=templates_per_record)
     torch.manual_seed(seed)
     model = PromptToLangGloss.from_pairs(
@@ -74,6 +79,7 @@ def train_prompt_text(
         "trained": {
             "data": str(data),
             "split": split,
+            "languages": sorted({r.language for r in records}),
             "records": len(records),
             "pairs": len(pairs),
             "steps": steps,
