@@ -41,7 +41,7 @@ def test_translate_a_sentence_with_the_default_model(translator):
 
 
 def test_unknown_words_are_fingerspelled_and_reported(translator):
-    t = translator.translate("wetter zyxqwort", "gsg")
+    t = translator.translate("regen zyxqwort", "gsg")
     assert ("zyxqwort", "fingerspelled") in t.words
     assert t.fingerspelled == ["zyxqwort"] and ("regen", "model") in t.words
     assert t.pose.meta.extra["words"] == t.words
