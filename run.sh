@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point that also does all the set-up, so a fresh machine needs nothing else:
-#   bash run.sh demo    # set up, then run the main job
+#   bash run.sh demo    # set up, then translate a sentence with the default model
 #   bash run.sh test    # set up, then lint and run the test suite (what CI runs)
 #   bash run.sh setup   # only set up
 # Set-up: a virtual environment in .venv with this package and its dev tools. If no torch is
@@ -41,7 +41,12 @@ shift || true
 setup
 case "$cmd" in
   setup) ;;
-  demo) "$PY" -m signllm demo "$@" ;;
+  demo)  # the main job: sign a sentence with the default model, write a video and a .pose
+    mkdir -p signllm-demo
+    "$PY" -m signllm translate "${@:-und nun die wettervorhersage für morgen}" --lang DGS \
+      -o signllm-demo/translation.mp4 -o signllm-demo/translation.gif \
+      -o signllm-demo/translation.pose -o signllm-demo/translation.bvh
+    ;;
   test)
     # the optional MediaPipe environment (video -> keypoints); its tests skip if it can't install
     bash scripts/setup_mediapipe.sh || echo "run.sh: no MediaPipe environment; video tests will skip"

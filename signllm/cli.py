@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="MediaPipe .pose: image landmarks (default) or world landmarks",
         )
 
-    p = sub.add_parser("info", help="frames, fps, joints, dims, missing %, text of pose files")
+    p = sub.add_parser("info", help="frames, fps, joints, dims, missing %%, text of pose files")
     p.add_argument("files", nargs="+", help=".skels, .pose, OpenPose JSON folder, lexicon folder")
     p.add_argument("--format", choices=["skels", "pose", "openpose", "lexicon"])
     p.add_argument("--json", action="store_true", help="one JSON object per clip")

@@ -10,6 +10,12 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary file next to `path`; on success rename it over `path`, else delete it."""
@@ -21,6 +27,7 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[I
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file is what users expect
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -44,6 +51,7 @@ def atomic_paths(paths: list[Path]) -> Iterator[list[Path]]:
             tmps.append(Path(tmp))
         yield tmps
         for tmp, p in zip(tmps, paths, strict=True):
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, p)
     finally:
         for tmp in tmps:

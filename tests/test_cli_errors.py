@@ -210,3 +210,15 @@ def test_info_and_convert_happy_path(samples, tmp_path, capsys):
     assert [r["frames"] for r in rows] == [181, 150, 198, 130, 111]
     assert main(["convert", str(samples / "how2sign" / "openpose_json"), str(tmp_path / "h")]) == 0
     assert len(list((tmp_path / "h").rglob("*.pose"))) == 5
+
+
+def test_every_command_has_help(capsys):
+    from signllm.cli import build_parser
+
+    parser = build_parser()
+    commands = [a for a in parser._subparsers._group_actions[0].choices]
+    for cmd in [[], *[[c] for c in commands], ["data", "build"], ["data", "extract"]]:
+        with pytest.raises(SystemExit) as e:
+            main([*cmd, "--help"])
+        assert e.value.code == 0, cmd
+    assert "translate" in capsys.readouterr().out

@@ -10,7 +10,6 @@ DTW-MJE all joints and hands (data units, lower is better), hand distance ratio 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -146,13 +145,10 @@ def write_json(path: str | Path, obj: Any) -> Path:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Atomically, with the usual permissions (not mkstemp's 0600)."""
+    """Atomically (`atomic_write` gives the usual permissions)."""
     path = Path(path)
     with atomic_write(path, "w", encoding="utf-8") as f:
         f.write(text)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
     return path
 
 

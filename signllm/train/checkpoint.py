@@ -311,11 +311,10 @@ def load_trainer_state(directory: str | Path) -> dict[str, Any]:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """A small JSON file, atomically, with the usual permissions (not mkstemp's 0600)."""
+    """A small JSON file, atomically (`atomic_write` gives the usual permissions)."""
     with atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, ensure_ascii=False, indent=1)
         f.write("\n")
-    os.chmod(path, 0o666 & ~_umask())
 
 
 __all__ = [
