@@ -1,7 +1,6 @@
 """SignLLM: sign language production from text or prompts to 3D skeleton poses.
 
-    import signllm
-    pose = signllm.translate("guten morgen", "DGS")   # a `Pose`; see signllm.api
+`signllm.translate("guten morgen", "DGS")` returns a `Pose`; see signllm.api.
 """
 
 from typing import Any
