@@ -259,53 +259,25 @@ def lexicon_rows(folder: str | Path, language: str | None = None) -> Iterator[Ma
     Ids, texts, trims and the language filter are those of `formats.lexicon.iter_lexicon`
     (start/end there are milliseconds; `end` 0 means to the end).
     """
-    folder = Path(folder)
-    index = folder / "index.csv"
-    if not index.is_file():
-        raise DataError("no index.csv in the lexicon folder", folder)
-    with index.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in ("path", "signed_language", "words") if c not in header]
-        if missing:
-            raise DataError(f"missing column(s) {', '.join(missing)}", index, 1)
-        for lineno, row in enumerate(reader, start=2):
-            if None in row or any(v is None for v in row.values()):
-                raise DataError(f"expected {len(header)} columns", index, lineno)
-            if language and row["signed_language"] != language:
-                continue
-            rel = row["path"].strip()
-            if not rel:
-                raise DataError("empty path", index, lineno, "path")
-            target = (folder / rel).resolve()
-            if not target.is_file():
-                raise DataError(f"file {rel!r} does not exist", index, lineno, "path")
-            start = _number(row.get("start"), index, lineno, "start", unit=1e-3)
-            end = _number(row.get("end"), index, lineno, "end", unit=1e-3) or None
-            if end is not None and end <= (start or 0.0):
-                raise DataError(f"end {end * 1000:g} <= start", index, lineno, "end")
-            lang = row["signed_language"].strip()
-            cid = f"{lang}/{Path(rel).with_suffix('').as_posix()}" if lang else rel
-            if rel.startswith(f"{lang}/"):
-                cid = Path(rel).with_suffix("").as_posix()
-            fields = {
-                "text": row.get("words") or "",
-                "gloss": row.get("glosses") or "",
-                "signer": row.get("signer") or "",
-                "spoken_language": (row.get("spoken_language") or "").strip(),
-            }
-            yield ManifestRow(
-                manifest=index,
-                line=lineno,
-                path=target,
-                id=row.get("id") or cid,
-                language=resolve_language(lang, index, lineno, "signed_language") if lang else "",
-                split=normalize_split(row.get("split") or "", index, lineno),
-                fields={k: v for k, v in fields.items() if v},
-                start=start or None,
-                end=end,
-                extra={"priority": row["priority"]} if row.get("priority") else {},
-            )
+    from .formats.lexicon import iter_lexicon_entries
+
+    for e in iter_lexicon_entries(folder, language):
+        fields = {"text": e.text, "gloss": e.gloss, "signer": e.signer,
+                  "spoken_language": e.spoken_language}  # fmt: skip
+        yield ManifestRow(
+            manifest=e.index,
+            line=e.line,
+            path=e.path,
+            id=e.id,
+            language=resolve_language(e.language, e.index, e.line, "signed_language")
+            if e.language
+            else "",
+            split=normalize_split(e.split, e.index, e.line),
+            fields={k: v for k, v in fields.items() if v},
+            start=e.start_ms / 1000 or None,
+            end=e.end_ms / 1000 or None,
+            extra={"priority": e.priority} if e.priority else {},
+        )
 
 
 def trim(pose: Pose, start: float | None, end: float | None, where: str | Path,

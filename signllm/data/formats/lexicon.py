@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import DataError
@@ -44,8 +45,27 @@ def _ms(value: str, index: Path, lineno: int, name: str) -> float:
     return v
 
 
-def iter_lexicon(folder: str | Path, language: str | None = None) -> Iterator[Pose]:
-    """Clips of a lexicon folder, in index order (optionally one sign language only)."""
+@dataclass
+class LexiconEntry:
+    """One validated index.csv row; the clip itself is not read."""
+
+    index: Path
+    line: int
+    path: Path  # resolved .pose file
+    id: str
+    language: str
+    spoken_language: str
+    text: str
+    gloss: str
+    start_ms: float  # 0 = from the start
+    end_ms: float  # 0 = to the end
+    split: str = ""
+    signer: str = ""
+    priority: str = ""
+
+
+def iter_lexicon_entries(folder: str | Path, language: str | None = None) -> Iterator[LexiconEntry]:
+    """The rows of a lexicon folder's index.csv, checked (file, line, field in every error)."""
     folder = Path(folder)
     index = folder / INDEX
     if not index.is_file():
@@ -67,31 +87,46 @@ def iter_lexicon(folder: str | Path, language: str | None = None) -> Iterator[Po
             target = (folder / rel).resolve()
             if not target.is_file():
                 raise DataError(f"file {rel!r} does not exist", index, lineno, "path")
-            pose = read_pose_file(target)
             start = _ms(row.get("start", ""), index, lineno, "start")
             end = _ms(row.get("end", ""), index, lineno, "end")
             if end and end <= start:
                 raise DataError(f"end {end} <= start {start}", index, lineno, "end")
-            if start or end:
-                a = round(start / 1000 * pose.fps)
-                b = round(end / 1000 * pose.fps) if end else pose.num_frames
-                pose = pose.select_frames(slice(a, max(a + 1, min(b, pose.num_frames))))
             lang = row["signed_language"].strip()
-            meta = pose.meta
-            meta.id = f"{lang}/{Path(rel).with_suffix('').as_posix()}" if lang else rel
+            cid = f"{lang}/{Path(rel).with_suffix('').as_posix()}" if lang else rel
             if rel.startswith(f"{lang}/"):
-                meta.id = Path(rel).with_suffix("").as_posix()
-            meta.id = row.get("id") or meta.id
-            meta.split = row.get("split") or ""
-            meta.signer = row.get("signer") or ""
-            meta.language = lang
-            meta.spoken_language = row.get("spoken_language", "").strip()
-            meta.text = row.get("words", "")
-            meta.gloss = row.get("glosses", "")
-            meta.source = f"{index}:{lineno}"
-            if row.get("priority"):
-                meta.extra["priority"] = row["priority"]
-            yield pose
+                cid = Path(rel).with_suffix("").as_posix()
+            yield LexiconEntry(
+                index=index,
+                line=lineno,
+                path=target,
+                id=row.get("id") or cid,
+                language=lang,
+                spoken_language=(row.get("spoken_language") or "").strip(),
+                text=row.get("words") or "",
+                gloss=row.get("glosses") or "",
+                start_ms=start,
+                end_ms=end,
+                split=row.get("split") or "",
+                signer=row.get("signer") or "",
+                priority=row.get("priority") or "",
+            )
+
+
+def iter_lexicon(folder: str | Path, language: str | None = None) -> Iterator[Pose]:
+    """Clips of a lexicon folder, in index order (optionally one sign language only)."""
+    for e in iter_lexicon_entries(folder, language):
+        pose = read_pose_file(e.path)
+        if e.start_ms or e.end_ms:
+            a = round(e.start_ms / 1000 * pose.fps)
+            b = round(e.end_ms / 1000 * pose.fps) if e.end_ms else pose.num_frames
+            pose = pose.select_frames(slice(a, max(a + 1, min(b, pose.num_frames))))
+        meta = pose.meta
+        meta.id, meta.language, meta.spoken_language = e.id, e.language, e.spoken_language
+        meta.text, meta.gloss, meta.split, meta.signer = e.text, e.gloss, e.split, e.signer
+        meta.source = f"{e.index}:{e.line}"
+        if e.priority:
+            meta.extra["priority"] = e.priority
+        yield pose
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._\-/]+")
