@@ -57,7 +57,9 @@ from .progressive import (
     EncoderLayer,
     KVCache,
     ProgressiveConfig,
+    base_init,
     count_parameters,
+    scale_residual_init,
     sinusoidal,
 )
 
@@ -219,22 +221,9 @@ class BackTranslationModel(nn.Module):
 
     def reset_parameters(self) -> None:
         """nanoGPT-style init: N(0, 0.02), residual projections scaled down by depth."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Embedding):
-                nn.init.normal_(m.weight, std=1.0)  # unit scale beside the unit sinusoids
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        base_init(self)
         nn.init.normal_(self.frame_in.weight, std=self.config.input_dim**-0.5)
-        for layers, branches in ((self.enc_layers, 2), (self.dec_layers, 3)):
-            std = 0.02 / math.sqrt(branches * max(len(layers), 1))
-            for name, p in layers.named_parameters():
-                if name.endswith("proj.weight"):
-                    nn.init.normal_(p, std=std)
+        scale_residual_init(self.enc_layers, self.dec_layers)
 
     def count_parameters(self, trainable_only: bool = False) -> int:
         return count_parameters(self, trainable_only)

@@ -139,6 +139,31 @@ def preset_config(name: str, **overrides: Any) -> ProgressiveConfig:
     return ProgressiveConfig(**{**PRESETS[name], **overrides})
 
 
+def base_init(module: nn.Module) -> None:
+    """N(0, 0.02) linears with zero bias, unit-scale embeddings (beside unit sinusoids), unit
+    LayerNorms: the init every transformer here starts from."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=1.0)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def scale_residual_init(enc_layers: nn.ModuleList, dec_layers: nn.ModuleList) -> None:
+    """nanoGPT: residual projections N(0, 0.02 / sqrt(branches * depth)), so deep stacks start
+    near the identity (2 residual branches per encoder layer, 3 per decoder layer)."""
+    for layers, branches in ((enc_layers, 2), (dec_layers, 3)):
+        std = 0.02 / math.sqrt(branches * max(len(layers), 1))
+        for name, p in layers.named_parameters():
+            if name.endswith("proj.weight"):
+                nn.init.normal_(p, std=std)
+
+
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (works on the meta device, where nothing is allocated)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
@@ -332,11 +357,7 @@ class ProgressiveTransformer(nn.Module):
                 nn.init.zeros_(m.bias)
         # the frame input keeps unit scale so poses are not drowned by the position code
         nn.init.normal_(self.frame_in.weight, std=(cfg.pose_dim + 1) ** -0.5)
-        for layers, branches in ((self.enc_layers, 2), (self.dec_layers, 3)):
-            std = 0.02 / math.sqrt(branches * max(len(layers), 1))
-            for name, p in layers.named_parameters():
-                if name.endswith("proj.weight"):
-                    nn.init.normal_(p, std=std)
+        scale_residual_init(self.enc_layers, self.dec_layers)
         nn.init.zeros_(self.start)
         # no RNG draw (keeps every other initial weight as before): starts at ~100 frames
         nn.init.zeros_(self.length_head.weight)

@@ -74,8 +74,10 @@ from .progressive import (
     KVCache,
     ProgressiveConfig,
     ProgressiveTransformer,
+    base_init,
     count_parameters,
     preset_config,
+    scale_residual_init,
     sinusoidal,
 )
 
@@ -155,21 +157,8 @@ class TextSeq2Seq(nn.Module):
 
     def reset_parameters(self) -> None:
         """Same init as the pose model: N(0, 0.02), unit-scale embeddings, scaled residuals."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Embedding):
-                nn.init.normal_(m.weight, std=1.0)  # next to unit-scale sinusoids
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        for layers, branches in ((self.enc_layers, 2), (self.dec_layers, 3)):
-            std = 0.02 / math.sqrt(branches * max(len(layers), 1))
-            for name, p in layers.named_parameters():
-                if name.endswith("proj.weight"):
-                    nn.init.normal_(p, std=std)
+        base_init(self)
+        scale_residual_init(self.enc_layers, self.dec_layers)
 
     def count_parameters(self, trainable_only: bool = False) -> int:
         return count_parameters(self, trainable_only)
