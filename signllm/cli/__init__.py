@@ -17,7 +17,8 @@ import argparse
 import sys
 
 from ..errors import SignLLMError
-from . import data, eval, train, translate
+from . import data, train, translate
+from .eval import register_evaluate  # the module name `eval` is kept out of this namespace
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.register_train_prompt(sub)
     translate.register_serve(sub)
     train.register_train_bt(sub)
-    eval.register_evaluate(sub)
+    register_evaluate(sub)
     data.register_render(sub)
     translate.register_languages(sub)
     data.register_data(sub)
