@@ -12,21 +12,20 @@ import numpy as np
 import pytest
 import torch
 
+from signllm.cli.eval import add_evaluate_arguments
+from signllm.cli.train import add_train_bt_arguments
 from signllm.data.formats.skels import read_skels
 from signllm.data.store import Store, StoreWriter
 from signllm.errors import DataError
 from signllm.eval.bt_checkpoint import (
-    add_train_bt_arguments,
     load_bt_checkpoint,
     save_bt_checkpoint,
     train_bt_main,
 )
-from signllm.eval.report import comparison_table, markdown_report, results_table
+from signllm.eval.report import SYSTEMS, comparison_table, markdown_report, results_table
 from signllm.eval.runner import (
     POSE_KEYS,
-    SYSTEMS,
     TEXT_KEYS,
-    add_evaluate_arguments,
     evaluate,
     floor_pose,
     mean_pose,

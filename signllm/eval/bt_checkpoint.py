@@ -17,7 +17,7 @@ encoded model inputs stay in memory) and `train_backtranslation` refuses any cli
 Selection (`keep_best`) uses the dev split's *ground-truth* poses.
 
     signllm train-bt --data data/demo --out runs/bt --size base --steps 3000
-    python -m signllm.eval.bt_checkpoint --data data/demo --out runs/bt --size tiny --steps 200
+    train_bt_main("data/demo", "runs/bt", preset="tiny", steps=200)   # the same from Python
 """
 
 from __future__ import annotations
@@ -387,93 +387,12 @@ def _dev_summary(entry: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: entry[k] for k in keep if k in entry}
 
 
-# ----------------------------------------------------------------------------------------------
-# Command line
-
-
-def add_train_bt_arguments(parser: Any) -> None:
-    """`signllm train-bt` options; sets `func` to `cmd_train_bt`."""
-    parser.add_argument("--data", required=True, help="pose store directory")
-    parser.add_argument("--out", required=True, help="BT checkpoint directory to write")
-    parser.add_argument("--split", default="train", help="ground-truth split to train on")
-    parser.add_argument(
-        "--dev-split", default="dev", help="ground-truth split for model selection ('' = none)"
-    )
-    parser.add_argument("--languages", help="comma-separated codes (default: all in the split)")
-    parser.add_argument("--target", choices=TARGETS, default="text", help="what to read back")
-    parser.add_argument("--size", choices=list(BT_SIZES), default="base", help="BT preset")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tokenizer", choices=TOKENIZER_KINDS, default="subword")
-    parser.add_argument("--vocab-size", type=int, default=1000, help="subword vocabulary (max)")
-    parser.add_argument(
-        "--downsample", type=int, default=0, help="stride-2 convs before the encoder (long clips)"
-    )
-    parser.add_argument(
-        "--eval-every",
-        type=int,
-        default=0,
-        help="dev evaluation interval; keeps the best (0 = end)",
-    )
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
-    parser.set_defaults(func=cmd_train_bt)
-
-
-def cmd_train_bt(args: Any) -> int:
-    """Train and save; print the checkpoint's training record as JSON."""
-    langs = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
-    cfg = train_bt_main(
-        args.data,
-        args.out,
-        split=args.split,
-        dev_split=args.dev_split or None,
-        languages=langs,
-        target=args.target,
-        preset=args.size,
-        steps=args.steps,
-        seed=args.seed,
-        tokenizer=args.tokenizer,
-        vocab_size=args.vocab_size,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        downsample=args.downsample,
-        eval_every=args.eval_every,
-        device=args.device,
-        progress=args.progress,
-    )
-    print(json.dumps({"out": str(args.out), **cfg["training"]}, ensure_ascii=False))
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from ..errors import SignLLMError
-
-    parser = argparse.ArgumentParser(prog="signllm train-bt", description=__doc__.split("\n\n")[0])
-    add_train_bt_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return cmd_train_bt(args)
-    except SignLLMError as e:
-        print(f"signllm: error: {e}", file=sys.stderr)
-        return 2
-
-
 __all__ = [
     "BTCheckpoint",
     "StoreClips",
-    "add_train_bt_arguments",
     "build_bt_tokenizer",
-    "cmd_train_bt",
     "load_bt_checkpoint",
     "read_bt_config",
     "save_bt_checkpoint",
     "train_bt_main",
 ]
-
-if __name__ == "__main__":
-    sys.exit(main())
