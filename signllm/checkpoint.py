@@ -301,7 +301,9 @@ def _validate(d: dict[str, Any], path: Path) -> None:
         raise DataError("must be a list of language codes", path, field="languages")
     for role, name in d["tokenizers"].items():
         if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
-            raise DataError("must be a file name inside the checkpoint", path, f"tokenizers.{role}")
+            raise DataError(
+                "must be a file name inside the checkpoint", path, field=f"tokenizers.{role}"
+            )
     if d["kind"] in POSE_KINDS:
         for code in d["languages"]:
             if code not in d["tokenizers"]:
@@ -309,7 +311,7 @@ def _validate(d: dict[str, Any], path: Path) -> None:
     if d["kind"] == "text":
         for key, kind in _TEXT_FIELDS:
             if not isinstance(d["text"].get(key), kind):
-                raise DataError(f"missing or not a {kind.__name__}", path, f"text.{key}")
+                raise DataError(f"missing or not a {kind.__name__}", path, field=f"text.{key}")
     if d["kind"] == "bt":
         decode = d.get("decode", {})
         if not isinstance(decode, dict) or not isinstance(decode.get("max_len", 60), int):
