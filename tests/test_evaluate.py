@@ -109,7 +109,7 @@ def result(model_dir: Path, bt_dir: Path, store_dir: Path) -> dict:
 
 def test_bt_checkpoint_records_ground_truth_training(bt_dir: Path) -> None:
     cfg = json.loads((bt_dir / "config.json").read_text())
-    assert cfg["format"] == "signllm-bt-checkpoint"
+    assert cfg["format"] == "signllm-checkpoint" and cfg["kind"] == "bt"
     assert cfg["target"] == "text" and cfg["languages"] == ["gsg"]
     assert cfg["training"]["trained_on"] == "ground-truth poses of split train"
     assert cfg["training"]["clips"] == 5 and cfg["training"]["steps"] == 6
@@ -117,7 +117,9 @@ def test_bt_checkpoint_records_ground_truth_training(bt_dir: Path) -> None:
         "config.json",
         "model.safetensors",
         "tokenizer.json",
+        "MODEL_CARD.md",
     }
+    assert "ground-truth poses of split train" in (bt_dir / "MODEL_CARD.md").read_text()
 
 
 def test_bt_checkpoint_round_trip(bt_dir: Path, store_dir: Path, tmp_path: Path) -> None:
