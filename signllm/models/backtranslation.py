@@ -54,13 +54,16 @@ from ..pose import Pose
 from ..text.tokenizers import BOS_ID, EOS_ID, PAD_ID, Tokenizer
 from .core import (
     Decoder,
+    Dims,
     Encoder,
     KVCache,
     MemoryKV,
+    StepFn,
     base_init,
     beam_search,
     check_shape,
     count_parameters,
+    eval_mode,
     greedy_decode,
     pad_sequences,
     scale_residual_init,
@@ -194,9 +197,9 @@ class BackTranslationModel(nn.Module):
         self.downsample = nn.ModuleList(
             nn.Conv1d(d, d, kernel_size=3, stride=2, padding=1) for _ in range(cfg.downsample)
         )
-        shape = (d, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.bias)
-        self.enc_layers = Encoder(cfg.n_enc_layers, *shape)
-        self.dec_layers = Decoder(cfg.n_dec_layers, *shape)
+        dims = Dims(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.bias)
+        self.enc_layers = Encoder(cfg.n_enc_layers, dims)
+        self.dec_layers = Decoder(cfg.n_dec_layers, dims)
         self.enc_ln, self.dec_ln = nn.LayerNorm(d), nn.LayerNorm(d)
         self.tok_emb = nn.Embedding(cfg.vocab_size, d)
         self.head = nn.Linear(d, cfg.vocab_size)
@@ -393,7 +396,7 @@ class BackTranslationModel(nn.Module):
         max_len: int,
         beam: int,
         use_cache: bool,
-    ) -> tuple[Callable[[Tensor, int], Tensor], list[KVCache] | None, int]:
+    ) -> tuple[StepFn, list[KVCache] | None, int]:
         """Encode once; return the decoding step over b * beam rows, its caches, and b."""
         if max_len < 1:
             raise UsageError(f"max_len must be >= 1, got {max_len}")
@@ -427,9 +430,7 @@ class BackTranslationModel(nn.Module):
     ) -> list[list[int]]:
         """Greedy decoding; each sequence stops at its <eos> (dropped) or after max_len tokens."""
         cfg = self.config
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             step, _, b = self._step(frames, frame_mask, joint_mask, max_len, 1, use_cache)
             ids, lengths = greedy_decode(
                 step, b, max_len, cfg.bos_id, cfg.eos_id, cfg.pad_id, frames.device
@@ -437,8 +438,6 @@ class BackTranslationModel(nn.Module):
             return [
                 self._strip(row[:n]) for row, n in zip(ids.tolist(), lengths.tolist(), strict=True)
             ]
-        finally:
-            self.train(was_training)
 
     def _strip(self, ids: list[int]) -> list[int]:
         cfg = self.config
@@ -462,9 +461,7 @@ class BackTranslationModel(nn.Module):
         if beam < 1:
             raise UsageError(f"beam must be >= 1, got {beam}")
         cfg = self.config
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             step, caches, b = self._step(frames, frame_mask, joint_mask, max_len, beam, use_cache)
             best = beam_search(
                 step,
@@ -478,8 +475,6 @@ class BackTranslationModel(nn.Module):
                 caches,
             )
             return [self._strip(ids) for ids in best]
-        finally:
-            self.train(was_training)
 
     @torch.no_grad()
     def recognize_glosses(
@@ -488,9 +483,7 @@ class BackTranslationModel(nn.Module):
         """Greedy CTC decoding of the gloss head: best path, repeats merged, blanks dropped."""
         if self.gloss_head is None:
             raise UsageError("this model has no CTC gloss head (gloss_vocab_size=0)")
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             memory, mask = self.encode(frames, frame_mask, joint_mask)
             best = self.gloss_head(memory).argmax(-1)  # (b, t')
             out = []
@@ -498,8 +491,6 @@ class BackTranslationModel(nn.Module):
                 ids = [g for i, g in enumerate(row[:m]) if g != 0 and (i == 0 or g != row[i - 1])]
                 out.append(ids)
             return out
-        finally:
-            self.train(was_training)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ T a cache's maximum length, V vocabulary.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -39,6 +41,24 @@ MemoryKV = tuple[Tensor, Tensor]
 StepFn = Callable[[Tensor, int], Tensor]
 
 
+@dataclass(frozen=True)
+class Dims:
+    """The sizes of one layer: all that the blocks below read from a model's config."""
+
+    d_model: int
+    n_heads: int
+    d_ff: int
+    dropout: float = 0.0
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        check_shape(self.d_model, self.n_heads, self.dropout)
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+
 def check_shape(d_model: int, n_heads: int, dropout: float) -> None:
     """The size rules every transformer here shares (even head size for the sinusoids)."""
     if d_model % n_heads or (d_model // n_heads) % 2:
@@ -47,6 +67,17 @@ def check_shape(d_model: int, n_heads: int, dropout: float) -> None:
         )
     if not 0.0 <= dropout < 1.0:
         raise UsageError(f"dropout must be in [0, 1), got {dropout}")
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Run a block in eval mode (no dropout, no input noise), then restore the previous mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -139,13 +170,11 @@ class KVCache:
 class SelfAttention(nn.Module):
     """Multi-head self-attention, causal or not; with a cache it takes one new position per call."""
 
-    def __init__(
-        self, d_model: int, n_heads: int, causal: bool, dropout: float = 0.0, bias: bool = True
-    ) -> None:
+    def __init__(self, dims: Dims, causal: bool) -> None:
         super().__init__()
-        self.n_heads, self.causal, self.dropout = n_heads, causal, dropout
-        self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
-        self.proj = nn.Linear(d_model, d_model, bias=bias)
+        self.n_heads, self.causal, self.dropout = dims.n_heads, causal, dims.dropout
+        self.qkv = nn.Linear(dims.d_model, 3 * dims.d_model, bias=dims.bias)
+        self.proj = nn.Linear(dims.d_model, dims.d_model, bias=dims.bias)
 
     def forward(
         self, x: Tensor, key_mask: Tensor | None = None, cache: KVCache | None = None
@@ -178,12 +207,13 @@ class SelfAttention(nn.Module):
 class CrossAttention(nn.Module):
     """Decoder positions attend to the encoder memory; `memory_kv` is computed once per sequence."""
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
+    def __init__(self, dims: Dims) -> None:
         super().__init__()
-        self.n_heads, self.dropout = n_heads, dropout
-        self.q = nn.Linear(d_model, d_model, bias=bias)
-        self.kv = nn.Linear(d_model, 2 * d_model, bias=bias)
-        self.proj = nn.Linear(d_model, d_model, bias=bias)
+        d, bias = dims.d_model, dims.bias
+        self.n_heads, self.dropout = dims.n_heads, dims.dropout
+        self.q = nn.Linear(d, d, bias=bias)
+        self.kv = nn.Linear(d, 2 * d, bias=bias)
+        self.proj = nn.Linear(d, d, bias=bias)
 
     def memory_kv(self, memory: Tensor) -> MemoryKV:
         """memory (b, s, d) -> keys, values (b, h, s, dh) each."""
@@ -205,11 +235,11 @@ class CrossAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True) -> None:
+    def __init__(self, dims: Dims) -> None:
         super().__init__()
-        self.fc = nn.Linear(d_model, d_ff, bias=bias)
-        self.proj = nn.Linear(d_ff, d_model, bias=bias)
-        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(dims.d_model, dims.d_ff, bias=dims.bias)
+        self.proj = nn.Linear(dims.d_ff, dims.d_model, bias=dims.bias)
+        self.drop = nn.Dropout(dims.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.drop(self.proj(F.gelu(self.fc(x))))  # (..., d)
@@ -218,14 +248,12 @@ class MLP(nn.Module):
 class EncoderLayer(nn.Module):
     """Pre-norm: self-attention over the unmasked positions, then the MLP."""
 
-    def __init__(
-        self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, bias: bool = True
-    ) -> None:
+    def __init__(self, dims: Dims) -> None:
         super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.attn = SelfAttention(d_model, n_heads, False, dropout, bias)
-        self.mlp = MLP(d_model, d_ff, dropout, bias)
-        self.drop = nn.Dropout(dropout)
+        self.ln1, self.ln2 = nn.LayerNorm(dims.d_model), nn.LayerNorm(dims.d_model)
+        self.attn = SelfAttention(dims, causal=False)
+        self.mlp = MLP(dims)
+        self.drop = nn.Dropout(dims.dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """x (b, s, d), mask (b, s) True = real -> (b, s, d)."""
@@ -236,15 +264,13 @@ class EncoderLayer(nn.Module):
 class DecoderLayer(nn.Module):
     """Pre-norm: causal self-attention (cacheable), cross-attention to the memory, then the MLP."""
 
-    def __init__(
-        self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, bias: bool = True
-    ) -> None:
+    def __init__(self, dims: Dims) -> None:
         super().__init__()
-        self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(d_model) for _ in range(3))
-        self.self_attn = SelfAttention(d_model, n_heads, True, dropout, bias)
-        self.cross_attn = CrossAttention(d_model, n_heads, dropout, bias)
-        self.mlp = MLP(d_model, d_ff, dropout, bias)
-        self.drop = nn.Dropout(dropout)
+        self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(dims.d_model) for _ in range(3))
+        self.self_attn = SelfAttention(dims, causal=True)
+        self.cross_attn = CrossAttention(dims)
+        self.mlp = MLP(dims)
+        self.drop = nn.Dropout(dims.dropout)
 
     def forward(
         self,
@@ -266,18 +292,8 @@ class DecoderLayer(nn.Module):
 class Encoder(nn.ModuleList):
     """`n_layers` encoder layers; the final LayerNorm belongs to the model."""
 
-    def __init__(
-        self,
-        n_layers: int,
-        d_model: int,
-        n_heads: int,
-        d_ff: int,
-        dropout: float = 0.0,
-        bias: bool = True,
-    ) -> None:
-        super().__init__(
-            EncoderLayer(d_model, n_heads, d_ff, dropout, bias) for _ in range(n_layers)
-        )
+    def __init__(self, n_layers: int, dims: Dims) -> None:
+        super().__init__(EncoderLayer(dims) for _ in range(n_layers))
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """Embedded source (b, s, d), mask (b, s) True = real -> (b, s, d)."""
@@ -289,18 +305,9 @@ class Encoder(nn.ModuleList):
 class Decoder(nn.ModuleList):
     """`n_layers` decoder layers; the final LayerNorm belongs to the model."""
 
-    def __init__(
-        self,
-        n_layers: int,
-        d_model: int,
-        n_heads: int,
-        d_ff: int,
-        dropout: float = 0.0,
-        bias: bool = True,
-    ) -> None:
-        super().__init__(
-            DecoderLayer(d_model, n_heads, d_ff, dropout, bias) for _ in range(n_layers)
-        )
+    def __init__(self, n_layers: int, dims: Dims) -> None:
+        super().__init__(DecoderLayer(dims) for _ in range(n_layers))
+        self.dims = dims
 
     def memory_kv(self, memory: Tensor) -> list[MemoryKV]:
         """Cross-attention keys/values of every layer, computed once per sequence."""
@@ -308,11 +315,7 @@ class Decoder(nn.ModuleList):
 
     def new_caches(self, b: int, max_len: int, like: Tensor) -> list[KVCache]:
         """Empty self-attention caches for `b` sequences of up to `max_len` positions."""
-        if not len(self):
-            return []
-        attn = self[0].self_attn
-        h = attn.n_heads
-        dh = attn.qkv.in_features // h
+        h, dh = self.dims.n_heads, self.dims.head_dim
         return [KVCache(b, h, max_len, dh, like) for _ in self]
 
     def forward(

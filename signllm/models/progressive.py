@@ -57,12 +57,14 @@ from torch import Tensor, nn
 from ..errors import UsageError
 from .core import (
     Decoder,
+    Dims,
     Encoder,
     KVCache,
     MemoryKV,
     base_init,
     check_shape,
     count_parameters,
+    eval_mode,
     scale_residual_init,
     sinusoidal_range,
 )
@@ -188,9 +190,9 @@ class ProgressiveTransformer(nn.Module):
         if cfg.pos_encoding == "learned":
             self.enc_pos = nn.Embedding(cfg.max_positions, d)
             self.dec_pos = nn.Embedding(cfg.max_positions, d)
-        shape = (d, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.bias)
-        self.enc_layers = Encoder(cfg.n_enc_layers, *shape)
-        self.dec_layers = Decoder(cfg.n_dec_layers, *shape)
+        dims = Dims(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.bias)
+        self.enc_layers = Encoder(cfg.n_enc_layers, dims)
+        self.dec_layers = Decoder(cfg.n_dec_layers, dims)
         self.enc_ln, self.dec_ln = nn.LayerNorm(d), nn.LayerNorm(d)
         self.pose_head = make_pose_head(cfg)
         self.counter_head = nn.Linear(d, 1)  # a logit; the counter is its sigmoid
@@ -428,12 +430,8 @@ class ProgressiveTransformer(nn.Module):
             raise UsageError(f"max_frames must be >= 1, got {max_frames}")
         if threshold is None:
             threshold = 1.0 - 1.0 / (2 * max_frames)
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             return self._generate(tokens, token_mask, max_frames, threshold, use_cache)
-        finally:
-            self.train(was_training)
 
     def _generate(
         self,

@@ -70,12 +70,14 @@ from ..text.tokenizers import (
 )
 from .core import (
     Decoder,
+    Dims,
     Encoder,
     KVCache,
     MemoryKV,
     base_init,
     check_shape,
     count_parameters,
+    eval_mode,
     greedy_decode,
     pad_sequences,
     scale_residual_init,
@@ -137,9 +139,9 @@ class TextSeq2Seq(nn.Module):
         self.config = cfg = config
         self.src_emb = nn.Embedding(cfg.src_vocab_size, cfg.d_model)
         self.tgt_emb = nn.Embedding(cfg.tgt_vocab_size, cfg.d_model)
-        shape = (cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.bias)
-        self.enc_layers = Encoder(cfg.n_enc_layers, *shape)
-        self.dec_layers = Decoder(cfg.n_dec_layers, *shape)
+        dims = Dims(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.bias)
+        self.enc_layers = Encoder(cfg.n_enc_layers, dims)
+        self.dec_layers = Decoder(cfg.n_dec_layers, dims)
         self.enc_ln, self.dec_ln = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.tgt_vocab_size, bias=False)
         self.drop = nn.Dropout(cfg.dropout)
@@ -221,9 +223,7 @@ class TextSeq2Seq(nn.Module):
         if max_len < 1:
             raise UsageError(f"max_len must be >= 1, got {max_len}")
         cfg = self.config
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             memory, mask = self.encode(src, src_mask)
             b = src.shape[0]
             caches = self.dec_layers.new_caches(b, max_len, memory) if use_cache else None
@@ -231,8 +231,6 @@ class TextSeq2Seq(nn.Module):
             return greedy_decode(
                 step, b, max_len, cfg.bos_id, cfg.eos_id, cfg.pad_id, src.device, forced_first
             )
-        finally:
-            self.train(was_training)
 
 
 # ----------------------------------------------------------------------------------------------
