@@ -170,9 +170,10 @@ def make_pose_head(cfg: ProgressiveConfig) -> nn.Module:
     """The pose output head: decoder states (b, t, d_model) -> (b, t, future_k * pose_dim).
 
     The one place a different head plugs in (e.g. a kinematic head: bone directions + forward
-    kinematics); it must keep this input/output shape, it is stored as `pose_head` (state-dict
-    keys ``pose_head.*``) and `ProgressiveTransformer.reset_parameters` applies `base_init` to it
-    (a head with its own init re-initialises itself after that).
+    kinematics), chosen from `cfg`; it keeps this input/output shape and is stored as `pose_head`
+    (state-dict keys ``pose_head.*``), read only through `ProgressiveTransformer.pose_output`.
+    `reset_parameters` gives its linears `base_init`; a head that needs another init sets it
+    there, after `base_init` (the default head must keep drawing exactly what it draws now).
     """
     return nn.Linear(cfg.d_model, cfg.future_k * cfg.pose_dim)
 
