@@ -41,6 +41,7 @@ from torch import Tensor
 
 from ..data.store import Store
 from ..errors import DataError, UsageError
+from ..models.core import pad_sequences
 from ..models.prompt2langgloss import text_words
 from ..skeleton import get_skeleton
 from ..text.tokenizers import LangWordVocab, SubwordTokenizer, Tokenizer, WordVocab
@@ -348,13 +349,12 @@ class ClipDataset:
         toks = [self.index.tokens(i) for i in idx]
         b = len(idx)
         caps = [min(p.num_frames, self.max_clip_frames) for p in poses]
-        t, s = max(caps), max(len(x) for x in toks)
+        t = max(caps)
         j = poses[0].num_joints
         frames = np.zeros((b, t, j * 3 + 1), np.float32)
         fmask = np.zeros((b, t), bool)
         jmask = np.zeros((b, t, j), bool)
-        tokens = np.zeros((b, s), np.int64)
-        for k, (pose, tk, n) in enumerate(zip(poses, toks, caps, strict=True)):
+        for k, (pose, n) in enumerate(zip(poses, caps, strict=True)):
             seen = pose.confidence[:n] > 0  # (n, J)
             x = np.where(seen[..., None], self.stats.normalize(pose.data[:n]), 0.0)
             frames[k, :n, :-1] = x.reshape(n, j * 3)
@@ -362,8 +362,7 @@ class ClipDataset:
             frames[k, :n, -1] = np.arange(1, n + 1, dtype=np.float32) / pose.num_frames
             fmask[k, :n] = True
             jmask[k, :n] = seen
-            tokens[k, : len(tk)] = tk
-        tokens_t = torch.from_numpy(tokens)
+        tokens_t = pad_sequences(toks, 0)
         return PoseBatch(
             tokens=tokens_t,
             token_mask=tokens_t != 0,
