@@ -24,7 +24,6 @@ Selection (`keep_best`) uses the dev split's *ground-truth* poses.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time

@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UsageError
+from ..skeleton import PROMPT2SIGN50
 from .core import (
     Decoder,
     Dims,
@@ -68,6 +69,7 @@ from .core import (
     scale_residual_init,
     sinusoidal_range,
 )
+from .kinematic import KinematicHead
 
 
 @dataclass
@@ -93,6 +95,14 @@ class ProgressiveConfig:
     # the text (its own plan; stops there or when the predicted counter reaches 1), "predicted" =
     # Progressive Transformers' feedback of the predicted counter (drifts on small data).
     decode_counter: str = "length"
+    # Pose output: "linear" (free coordinates, Progressive Transformers) or "kinematic" (bone
+    # directions + forward kinematics on a body fitted to the training data: fixed bone lengths,
+    # a rigid shoulder line; signllm/models/kinematic.py). The trainer fits the body.
+    output_head: str = "linear"
+    # + hand_weight * hand-shape loss: each hand's joints relative to its wrist, in hand sizes
+    # (kinematic head only, which knows the data's units). Finger shapes are a few hundredths of
+    # a shoulder width, so a plain coordinate MSE all but ignores them; fingerspelling is in them.
+    hand_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.pose_dim <= 0 or self.pose_dim % 3:
@@ -108,6 +118,10 @@ class ProgressiveConfig:
             raise UsageError(
                 f"decode_counter must be length or predicted, got {self.decode_counter!r}"
             )
+        if self.output_head not in ("linear", "kinematic"):
+            raise UsageError(f"output_head must be linear or kinematic, got {self.output_head!r}")
+        if self.hand_weight < 0:
+            raise UsageError(f"hand_weight must be >= 0, got {self.hand_weight}")
         if self.counter_loss not in ("bce", "mse"):
             raise UsageError(f"counter_loss must be bce or mse, got {self.counter_loss!r}")
         if self.noise_std < 0:
@@ -175,6 +189,13 @@ def make_pose_head(cfg: ProgressiveConfig) -> nn.Module:
     `reset_parameters` gives its linears `base_init`; a head that needs another init sets it
     there, after `base_init` (the default head must keep drawing exactly what it draws now).
     """
+    if cfg.output_head == "kinematic":
+        if cfg.n_joints != PROMPT2SIGN50.num_joints:
+            raise UsageError(
+                f"output_head kinematic needs the {PROMPT2SIGN50.num_joints}-joint skeleton, "
+                f"got pose_dim {cfg.pose_dim}"
+            )
+        return KinematicHead(cfg.d_model, cfg.future_k)
     return nn.Linear(cfg.d_model, cfg.future_k * cfg.pose_dim)
 
 
@@ -214,6 +235,8 @@ class ProgressiveTransformer(nn.Module):
         # no RNG draw (keeps every other initial weight as before): starts at ~100 frames
         nn.init.zeros_(self.length_head.weight)
         nn.init.constant_(self.length_head.bias, math.log(100.0))
+        if isinstance(self.pose_head, KinematicHead):
+            self.pose_head.reset_parameters()  # zero: starts at the rest (mean) pose
 
     def predict_log_length(self, memory: Tensor, mask: Tensor) -> Tensor:
         """Masked mean of the encoder memory -> log number of frames (b,)."""
@@ -395,8 +418,15 @@ class ProgressiveTransformer(nn.Module):
         else:
             per_sample_length = torch.zeros_like(per_sample_counter)
         length_loss = per_sample_length.mean()
+        hand_loss = pose_loss.new_zeros(())
+        if cfg.hand_weight > 0 and isinstance(self.pose_head, KinematicHead):
+            hand_loss = self.pose_head.hand_shape_loss(pred, target, w)
         return {
-            "loss": pose_loss + cfg.counter_weight * counter_loss + cfg.length_weight * length_loss,
+            "loss": pose_loss
+            + cfg.counter_weight * counter_loss
+            + cfg.length_weight * length_loss
+            + cfg.hand_weight * hand_loss,
+            "hand_loss": hand_loss,
             "length_loss": length_loss,
             "per_sample_length": per_sample_length,
             "pose_loss": pose_loss,

@@ -225,6 +225,35 @@ def compute_stats(
     return NormStats(mean.astype(np.float32), std.astype(np.float32), len(ids), frames)
 
 
+def fit_body_from_store(
+    store: Store,
+    split: str,
+    languages: Sequence[str],
+    max_clips: int = 2000,
+    seed: int = 0,
+    max_frames: int = 100_000,
+) -> dict[str, np.ndarray]:
+    """The kinematic head's body (rest pose, bone lengths) from a seeded sample of `split`."""
+    from ..models.kinematic import fit_body
+
+    ids = [i for code in languages for i in store.ids(split=split, language=code)]
+    if not ids:
+        raise DataError(f"no {split!r} clips to fit the body on", store.path)
+    rng = np.random.default_rng(seed)
+    if max_clips and len(ids) > max_clips:
+        ids = [ids[i] for i in sorted(rng.choice(len(ids), max_clips, replace=False))]
+    per_clip = max(1, max_frames // len(ids))
+    frames, masks = [], []
+    for cid in ids:
+        pose = store[cid]
+        keep = np.arange(pose.num_frames)
+        if len(keep) > per_clip:
+            keep = np.sort(rng.choice(len(keep), per_clip, replace=False))
+        frames.append(pose.data[keep])
+        masks.append(pose.confidence[keep] > 0)
+    return fit_body(np.concatenate(frames), np.concatenate(masks), get_skeleton(store.skeleton))
+
+
 # ----------------------------------------------------------------------------------------------
 # Index
 
