@@ -420,3 +420,45 @@ def test_internal_errors_are_json_and_cli_checks_arguments(capsys):
     assert main(["serve", "--port", "-1"]) == 2
     assert "--port" in capsys.readouterr().err
 
+
+def test_page_picks_the_browser_language_and_its_example(real):
+    """The page's own JS (run by node) with the server's language list: a German browser gets
+    a German sign language the model signs and a German example; English gets English."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    client, _ = real
+    langs = client.get("/api/languages").json()["languages"]
+    script = Path(__file__).parents[1] / "signllm" / "serve" / "static" / "player.js"
+    harness = """
+const vm = require("vm"), fs = require("fs");
+const [path, langs, browser] = [process.argv[1], JSON.parse(process.argv[2]), process.argv[3]];
+const ctx = { navigator: { languages: browser.split(",") },
+  document: { addEventListener() {}, getElementById() { return null; } } };
+vm.createContext(ctx);
+vm.runInContext(fs.readFileSync(path, "utf8"), ctx);
+ctx.langs = langs;
+console.log(JSON.stringify(vm.runInContext(`state.languages = langs;
+  const code = pickLanguage(langs.filter((l) => l.model || l.fingerspelling));
+  ({ code, example: exampleFor(code) })`, ctx)));
+"""
+
+    def pick(browser: str) -> dict:
+        out = subprocess.run([node, "-e", harness, str(script), json.dumps(langs), browser],
+                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        return json.loads(out.stdout)
+
+    by_code = {x["code"]: x for x in langs}
+    for browser, spoken in (("de-DE,en", "de"), ("en-US", "en"), ("fr-CH,fr", "fr")):
+        got = pick(browser)
+        lang = by_code[got["code"]]
+        assert lang["spoken_languages"][0] == spoken, (browser, got)
+        assert lang["model"] or not any(
+            x["model"] and x["spoken_languages"][0] == spoken for x in langs
+        ), (browser, got)  # the model's language first
+        assert got["example"], got
+    usable = [x for x in langs if x["model"] or x["fingerspelling"]]
+    assert pick("xx")["code"] == usable[0]["code"]  # no match: the first usable language
