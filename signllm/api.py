@@ -35,34 +35,65 @@ _PUNCT = ".,;:!?\"'()[]{}«»„“”‘’"
 MODES = ("auto", "mlsf", "prompt", "fingerspelling")
 DEFAULT_FPS = 25.0
 TRANSITION_FRAMES = 6
+# Longest run of model words decoded at once: the length head plans each run's length, so this
+# only stops a runaway; the output cap (`max_frames`) is applied to the joined whole, reported.
+RUN_MAX_FRAMES = 1000
+
+
+@dataclass(frozen=True)
+class Word:
+    """How one input word was signed: `source` "model" | "fingerspelled" | "dropped".
+
+    `gloss` is what the model signed for it where that is not the word itself (prompt mode's
+    text stage maps words to glosses); `reason` says why a word was fingerspelled or dropped.
+    An entry with `word` "" is a gloss the text stage produced that matches no input word.
+    """
+
+    word: str
+    source: str
+    reason: str = ""
+    gloss: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        d = {"word": self.word, "source": self.source}
+        return d | {k: v for k, v in (("gloss", self.gloss), ("reason", self.reason)) if v}
 
 
 @dataclass
 class Translation:
     pose: Pose
     language: str  # ISO 639-3
-    mode: str  # "mlsf" | "prompt" | "fingerspelling"
-    words: list[tuple[str, str]] = field(
-        default_factory=list
-    )  # (word, "model"|"fingerspelled"|"skipped")
+    mode: str  # "mlsf" | "prompt" | "fingerspelling" (no word signed by the model)
+    words: list[Word] = field(default_factory=list)  # every input word, in order
     text: str = ""  # the text that was signed (the quoted part of a prompt)
+    prompt_stage: str | None = None  # prompt mode's text stage: "learned" | "template"
+    frames_needed: int = 0  # frames of the whole text; more than pose.num_frames if cut
+    max_frames: int | None = None  # the cap it was cut at (None: no cap)
+
+    @property
+    def truncated(self) -> bool:
+        return self.frames_needed > self.pose.num_frames
 
     @property
     def fingerspelled(self) -> list[str]:
-        return [w for w, how in self.words if how == "fingerspelled"]
+        return [w.word for w in self.words if w.source == "fingerspelled"]
 
     @property
-    def skipped(self) -> list[str]:
-        return [w for w, how in self.words if how == "skipped"]
+    def dropped(self) -> list[str]:
+        return [w.word for w in self.words if w.source == "dropped"]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "language": self.language,
             "mode": self.mode,
+            "prompt_stage": self.prompt_stage,
             "text": self.text,
-            "words": [{"word": w, "source": how} for w, how in self.words],
+            "words": [w.to_dict() for w in self.words],
             "fingerspelled": self.fingerspelled,
+            "dropped": self.dropped,
             "frames": self.pose.num_frames,
+            "frames_needed": self.frames_needed,
+            "truncated": self.truncated,
             "fps": self.pose.fps,
         }
 
@@ -86,7 +117,7 @@ class Translator:
         *,
         lexicon: str | Path | None = None,
         device: str = "cpu",
-        max_frames: int = 600,
+        max_frames: int | None = None,
         fps: float = DEFAULT_FPS,
         threads: int | None = 1,
     ) -> None:
@@ -164,6 +195,7 @@ class Translator:
                 "code": lang.code,
                 "name": lang.name,
                 "aliases": list(lang.aliases),
+                "spoken_languages": list(lang.spoken_languages),
                 "model": lang.code in models,
                 "modes": [m for m in ("mlsf", "prompt") if lang.code in self.model_languages(m)],
                 "fingerspelling": lang.code in fs,
@@ -180,7 +212,11 @@ class Translator:
         mode: str = "auto",
         max_frames: int | None = None,
     ) -> Translation:
-        """Sign `text` (a sentence, or a prompt naming the text and the language)."""
+        """Sign `text` (a sentence, or a prompt naming the text and the language).
+
+        The whole text is signed; with a cap (`max_frames`, else the translator's) the pose is
+        cut there and the result says so (`truncated`, `frames_needed`).
+        """
         from .data.prompts import parse_prompt
 
         if mode not in MODES:
@@ -194,25 +230,36 @@ class Translator:
                 "which sign language? pass a language (e.g. --lang ase) or name one in the prompt"
             )
         text = parsed.strip() or text.strip()
-        limit = min(max_frames or self.max_frames, self.max_frames)
+        limit = self.max_frames if max_frames is None else max_frames
+        if limit is not None and limit < 1:
+            raise UsageError(f"max_frames must be >= 1 (or None: no cap), got {limit}")
         mode = self._pick_mode(code, mode)
+        stage = None
         with self._lock, torch.inference_mode():
             if mode == "mlsf":
                 plan = self._plan_mlsf(text, code)
             elif mode == "prompt":
-                plan = self._plan_prompt(text, code)
+                plan, stage = self._plan_prompt(text, code)
             else:
                 plan = [("fingerspell", w) for w in _words(text)]
-            segments, words = self._realise(plan, code, mode, limit)
+            segments, words = self._realise(plan, code, mode)
         if not segments:
             raise UsageError(
                 f"nothing to sign: none of the words of {text!r} is known to the model or "
                 f"spellable in {code}"
             )
-        pose = self._join(segments, limit)
+        if not any(w.source == "model" for w in words):
+            mode = "fingerspelling"  # say what happened, not what was asked for
+        pose = self._join(segments)
+        needed = pose.num_frames
+        if limit is not None and needed > limit:
+            pose = pose.select_frames(slice(0, limit))
         pose.meta = PoseMeta(id="translation", language=code, text=text, source=str(self.root))
-        pose.meta.extra.update({"generated": True, "mode": mode, "words": words})
-        return Translation(pose=pose, language=code, mode=mode, words=words, text=text)
+        pose.meta.extra.update({"generated": True, "mode": mode, "prompt_stage": stage,
+                                "words": [w.to_dict() for w in words],
+                                "frames_needed": needed})  # fmt: skip
+        return Translation(pose=pose, language=code, mode=mode, words=words, text=text,
+                           prompt_stage=stage, frames_needed=needed, max_frames=limit)  # fmt: skip
 
     def _pick_mode(self, code: str, mode: str) -> str:
         available = [m for m in ("mlsf", "prompt") if code in self.model_languages(m)]
@@ -235,48 +282,97 @@ class Translator:
         words = [w for w in words if w]
         return [("model" if _token_id(tok, w) != UNK_ID else "fingerspell", w) for w in words]
 
-    def _plan_prompt(self, text: str, code: str) -> list[tuple[str, str]]:
-        from .models.prompt2langgloss import canonical_prompt
+    def _plan_prompt(self, text: str, code: str) -> tuple[list[tuple[str, ...]], str]:
+        """Words -> glosses of the pose model, by the learned text stage where the model has
+        one for `code`, else by spelling (the template stage: the prompt was split by templates
+        and each word is its own gloss). Returns the plan and the stage that ran.
+
+        The learned stage writes glosses, not words: each gloss is matched to the input word it
+        spells (in order); a word with no gloss is fingerspelled when the stage has no gloss for
+        it (its vocabulary is closed), and dropped, with that reason, when it has one but left it
+        out. Glosses that match no word are signed and reported with word "".
+        """
         from .text.tokenizers import UNK_ID
 
-        tm = self.prompt_text
-        if tm is not None and code in tm.gloss_languages:
-            # the text stage: `<gsg> text` -> glosses (the prompt itself was parsed already)
-            lang, words = tm.translate([canonical_prompt(text, code)], language=code,
-                                       mode="learned")[0]  # fmt: skip
-            words = list(words) if lang == code else _words(text)
-        else:  # languages without glosses sign their own words
-            words = _words(text)
+        words = _words(text)
         vocab = self.prompt.tokenizers[code]
-        plan = []
-        for w in words:
-            if _token_id(vocab, f"{code}:{w}") not in (None, UNK_ID):
-                plan.append(("model", w))
-            else:  # "fs-WATER" glosses name a fingerspelled word
-                plan.append(("fingerspell", w[3:].lower() if w.startswith("fs-") else w))
-        return plan
+        known = _gloss_index(vocab, code)  # spelling key -> the pose model's gloss
+        tm = self.prompt_text
+        if tm is None or code not in tm.gloss_languages:
+            plan: list[tuple[str, ...]] = []
+            for w in words:
+                g = known.get(_key(w))
+                plan.append(("model", g, w, "") if g else
+                            ("fingerspell", w, w, "no gloss for it in the model"))  # fmt: skip
+            return plan, "template"
+        # learned mode with `language` gives the model `<gsg> text`, as in training (the
+        # prompt itself was split already; a second marker in front made it another input)
+        lang, glosses = tm.translate([text], language=code, mode="learned")[0]
+        glosses = list(glosses) if lang == code else []
+        stage_vocab = _gloss_index(tm.target_vocab, code)
+        matched: dict[int, int] = {}  # gloss index -> word index, monotone
+        nxt = 0
+        for gi, g in enumerate(glosses):
+            k = next((i for i in range(nxt, len(words)) if _key(words[i]) == _key(g)), None)
+            if k is not None:
+                matched[gi], nxt = k, k + 1
+        events: list[tuple[int, int, int, tuple[str, ...]]] = []  # (word pos, order, gi, step)
+        last = -1
+        for gi, g in enumerate(glosses):
+            w = words[matched[gi]] if gi in matched else ""  # "": a gloss of no input word
+            last = matched.get(gi, last)
+            if _token_id(vocab, f"{code}:{g}") not in (None, UNK_ID):
+                why = "" if w else "the learned prompt stage wrote it for no input word"
+                step: tuple[str, ...] = ("model", g, w, why, g)
+            elif w or g.startswith("fs-"):  # a gloss the pose model lacks: spell its word
+                why = f"the pose model has no sign for the gloss {g}"
+                step = ("fingerspell", w or g[3:].lower(), w, why, g)
+            else:
+                step = ("drop", "", w, "the pose model has no sign for this gloss", g)
+            events.append((last, 1 if gi in matched else 2, gi, step))
+        covered = set(matched.values())
+        for i, w in enumerate(words):
+            if i in covered:
+                continue
+            if _key(w) in stage_vocab:
+                step = ("drop", "", w, "the learned prompt stage left it out")
+            else:
+                step = ("fingerspell", w, w, "the learned prompt stage has no gloss for it")
+            events.append((i, 0, 0, step))
+        return [e[3] for e in sorted(events)], "learned"
 
     def _realise(
-        self, plan: list[tuple[str, str]], code: str, mode: str, limit: int
-    ) -> tuple[list[Pose], list[tuple[str, str]]]:
-        """Group consecutive model words into runs; generate all runs in one batch."""
+        self, plan: list[tuple[str, ...]], code: str, mode: str
+    ) -> tuple[list[Pose], list[Word]]:
+        """Group consecutive model words into runs; generate all runs in one batch.
+
+        A plan step is (how, token) or (how, token, word, reason[, gloss]): how is "model"
+        (token: what the model is given), "fingerspell" (token: the letters) or "drop"; word is
+        the input word it reports (default: token).
+        """
         runs: list[list[str]] = []
         order: list[tuple[str, Any]] = []
-        words: list[tuple[str, str]] = []
-        for how, w in plan:
+        words: list[Word] = []
+        for how, token, *info in plan:
+            word, reason, gloss = (*info, "")[:3] if info else (token, "", "")
             if how == "model":
                 if order and order[-1][0] == "run":
-                    runs[order[-1][1]].append(w)
+                    runs[order[-1][1]].append(token)
                 else:
                     order.append(("run", len(runs)))
-                    runs.append([w])
-                words.append((w, "model"))
-            elif code in self.lexicon.languages and self.lexicon.can_spell(w, code):
-                order.append(("fs", w))
-                words.append((w, "fingerspelled"))
+                    runs.append([token])
+                words.append(Word(word, "model", reason, gloss or (token if token != word else "")))
+            elif how == "drop":
+                words.append(Word(word, "dropped", reason, gloss))
+            elif code in self.lexicon.languages and self.lexicon.can_spell(token, code):
+                order.append(("fs", token))
+                words.append(Word(word, "fingerspelled", reason or "not in the model", gloss))
             else:
-                words.append((w, "skipped"))
-        generated = self._generate(runs, code, mode, limit) if runs else []
+                why = (f"no fingerspelling alphabet for {code}"
+                       if code not in self.lexicon.languages
+                       else f"letters not in the {code} fingerspelling alphabet")  # fmt: skip
+                words.append(Word(word, "dropped", f"{reason or 'not in the model'}; {why}", gloss))
+        generated = self._generate(runs, code, mode) if runs else []
         segments = []
         for kind, item in order:
             if kind == "run":
@@ -285,16 +381,18 @@ class Translator:
                 segments.append(self.lexicon.compose(item, code, fps=self.fps))
         return segments, words
 
-    def _generate(self, runs: list[list[str]], code: str, mode: str, limit: int) -> list[Pose]:
+    def _generate(self, runs: list[list[str]], code: str, mode: str) -> list[Pose]:
         ckpt = self.mlsf if mode == "mlsf" else self.prompt
         if mode == "mlsf":
             tok = ckpt.tokenizers[code]
             seqs = [tok.encode(" ".join(r), language=code) for r in runs]
             ids = pad_sequences(seqs, tok.pad_id, self.device)
             mask = ids != tok.pad_id
-            out = ckpt.model.generate(code, ids, mask, max_frames=limit)
+            cap = min(RUN_MAX_FRAMES, ckpt.model.group(code).config.max_positions)
+            out = ckpt.model.generate(code, ids, mask, max_frames=cap)
         else:
-            out = ckpt.model.generate([(code, r) for r in runs], max_frames=limit)
+            cap = min(RUN_MAX_FRAMES, ckpt.model.config.max_positions)
+            out = ckpt.model.generate([(code, r) for r in runs], max_frames=cap)
         poses = []
         for i, n in enumerate(out["lengths"].tolist()):
             n = max(1, int(n))
@@ -303,21 +401,41 @@ class Translator:
             poses.append(Pose(data, np.ones(data.shape[:2], np.float32), fps=self.fps))
         return poses
 
-    def _join(self, segments: list[Pose], limit: int) -> Pose:
+    def _join(self, segments: list[Pose]) -> Pose:
         from .data.fingerspell import align_to, join
 
         if len(segments) == 1:
-            pose = segments[0]
-        else:
-            data, conf = join(align_to(segments), TRANSITION_FRAMES, 0)
-            pose = Pose(data, conf, fps=self.fps)
-        return pose if pose.num_frames <= limit else pose.select_frames(slice(0, limit))
+            return segments[0]
+        data, conf = join(align_to(segments), TRANSITION_FRAMES, 0)
+        return Pose(data, conf, fps=self.fps)
 
 
 def _words(text: str) -> list[str]:
     from .models.prompt2langgloss import text_words
 
     return text_words(text)
+
+
+def _key(word: str) -> str:
+    """A word or gloss as spelling alone: "fs-" prefix, case and umlaut spelling ignored."""
+    w = word[3:] if word.startswith("fs-") else word
+    w = w.lower()
+    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        w = w.replace(a, b)
+    return w
+
+
+def _gloss_index(vocab: Any, code: str) -> dict[str, str]:
+    """key -> gloss for `code`'s glosses in a language-tagged vocabulary; a sign's own gloss
+    (REGEN) wins over its fingerspelled one (fs-REGEN)."""
+    prefix = f"{code}:"
+    out: dict[str, str] = {}
+    for t in getattr(vocab, "tokens", ()):
+        if t.startswith(prefix):
+            g = t[len(prefix) :]
+            if _key(g) not in out or out[_key(g)].startswith("fs-"):
+                out[_key(g)] = g
+    return out
 
 
 def _token_id(tok: Any, token: str) -> int | None:

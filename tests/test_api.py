@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import signllm
-from signllm.api import Translator
+from signllm.api import RUN_MAX_FRAMES, Translator, Word
 from signllm.assets import default_model_dir
 from signllm.cli import main
 from signllm.errors import UsageError
@@ -32,9 +32,10 @@ def test_default_model_is_shipped_small_and_documented():
 def test_translate_a_sentence_with_the_default_model(translator):
     t = translator.translate("und nun die wettervorhersage für morgen", "DGS")
     assert t.language == "gsg" and t.mode == "mlsf"
-    assert all(how == "model" for _, how in t.words)
+    assert all(w.source == "model" for w in t.words) and t.prompt_stage is None
     pose = t.pose
-    assert 10 < pose.num_frames < translator.max_frames, "the model stops by itself"
+    assert 10 < pose.num_frames < RUN_MAX_FRAMES, "the model stops by itself"
+    assert t.frames_needed == pose.num_frames and not t.truncated
     assert pose.data.shape == (pose.num_frames, 50, 3) and np.isfinite(pose.data).all()
     assert pose.meta.extra["generated"] is True
     # it moves: not one frame repeated
@@ -43,9 +44,76 @@ def test_translate_a_sentence_with_the_default_model(translator):
 
 def test_unknown_words_are_fingerspelled_and_reported(translator):
     t = translator.translate("regen zyxqwort", "gsg")
-    assert ("zyxqwort", "fingerspelled") in t.words
-    assert t.fingerspelled == ["zyxqwort"] and ("regen", "model") in t.words
-    assert t.pose.meta.extra["words"] == t.words
+    assert [(w.word, w.source) for w in t.words] == [("regen", "model"),
+                                                     ("zyxqwort", "fingerspelled")]  # fmt: skip
+    assert t.fingerspelled == ["zyxqwort"] and t.words[1].reason
+    assert t.pose.meta.extra["words"] == [w.to_dict() for w in t.words]
+
+
+def reported(t) -> list[str]:
+    """The input words a translation reports, in order (gloss-only entries left out)."""
+    return [w.word for w in t.words if w.word]
+
+
+def test_prompt_mode_uses_the_learned_stage_and_reports_every_word(translator):
+    # it used to sign only fs-REGEN and say nothing about "und" and "wind"
+    t = translator.translate("regen und wind", "gsg", mode="prompt")
+    assert t.prompt_stage == "learned" and t.pose.num_frames > 0
+    assert reported(t) == ["regen", "und", "wind"]
+    assert all(w.source in ("model", "fingerspelled", "dropped") for w in t.words)
+    assert all(w.reason for w in t.words if w.source != "model")
+    # every gloss the learned stage wrote is in the report, in its order
+    ((_, glosses),) = translator.prompt_text.translate(["regen und wind"], "gsg", mode="learned")
+    assert [w.gloss for w in t.words if w.gloss] == glosses
+    d = t.to_dict()
+    assert d["prompt_stage"] == "learned" and len(d["words"]) == len(t.words)
+    assert d["dropped"] == t.dropped and d["truncated"] is False
+
+
+def test_prompt_mode_falls_back_to_templates_and_says_so():
+    tr = Translator()
+    tr.prompt_text = None  # a model without the learned text stage
+    t = tr.translate("How would you sign 'regen und wind' in DGS?", mode="prompt")
+    assert t.prompt_stage == "template" and t.text == "regen und wind"
+    # words map to the pose model's glosses by spelling: REGEN is a sign; UND and WIND are not
+    assert t.words[0] == Word("regen", "model", gloss="REGEN")
+    assert [(w.word, w.source) for w in t.words[1:]] == [("und", "fingerspelled"),
+                                                         ("wind", "fingerspelled")]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["auto", "mlsf", "prompt", "fingerspelling"])
+def test_every_mode_reports_every_word(translator, mode):
+    t = translator.translate("How would you sign 'hello water' in ASL?", mode=mode)
+    assert t.language == "ase" and t.text == "hello water"
+    assert reported(t) == ["hello", "water"]
+    assert (t.prompt_stage is not None) == (mode == "prompt")
+    t = translator.translate("regen und wind", "gsg", mode=mode)
+    assert reported(t) == ["regen", "und", "wind"]
+    if mode == "fingerspelling":
+        assert t.mode == "fingerspelling" and t.fingerspelled == ["regen", "und", "wind"]
+
+
+def test_unspellable_words_are_dropped_with_a_reason(translator):
+    t = translator.translate("regen 日本", "gsg")
+    assert [(w.word, w.source) for w in t.words] == [("regen", "model"), ("日本", "dropped")]
+    assert "alphabet" in t.words[1].reason and t.dropped == ["日本"]
+
+
+def test_mode_says_fingerspelling_when_the_model_signed_nothing(translator):
+    t = translator.translate("zyxqwort", "gsg", mode="mlsf")
+    assert t.mode == "fingerspelling" and t.fingerspelled == ["zyxqwort"]
+
+
+def test_a_cap_is_reported_and_no_cap_signs_everything(translator):
+    text = " ".join(["zyxq", "blorv", "quand"] * 4)
+    whole = translator.translate(text, "gsg")
+    assert whole.pose.num_frames == whole.frames_needed > 200 and not whole.truncated
+    cut = translator.translate(text, "gsg", max_frames=200)
+    assert cut.pose.num_frames == 200 and cut.truncated and cut.max_frames == 200
+    assert cut.frames_needed == whole.frames_needed
+    assert cut.to_dict()["truncated"] is True
+    with pytest.raises(UsageError, match="max_frames"):
+        translator.translate(text, "gsg", max_frames=0)
 
 
 def test_prompt_names_language_and_text(translator):
@@ -53,9 +121,7 @@ def test_prompt_names_language_and_text(translator):
     assert t.language == "gsg" and t.text == "guten morgen"
 
 
-def test_prompt_mode_and_fingerspelling_only_languages(translator):
-    t = translator.translate("regen und wind", "gsg", mode="prompt")
-    assert t.mode == "prompt" and t.pose.num_frames > 0
+def test_fingerspelling_only_languages(translator):
     # a language without a model group is fingerspelled from real letters
     t = translator.translate("casa", "bzs")
     assert t.mode == "fingerspelling" and t.fingerspelled == ["casa"]
@@ -77,7 +143,7 @@ def test_module_level_translate():
 
 def test_cli_translate_writes_every_format(tmp_path, capsys):
     outs = [tmp_path / f"o.{ext}" for ext in ("pose", "skels", "mp4", "gif", "bvh", "json")]
-    args = ["translate", "wetter morgen", "--lang", "gsg", "--max-frames", "60"]
+    args = ["translate", "wetter morgen zyxqwort", "--lang", "gsg", "--max-frames", "60"]
     for o in outs:
         args += ["-o", str(o)]
     assert main(args) == 0
@@ -87,6 +153,16 @@ def test_cli_translate_writes_every_format(tmp_path, capsys):
     from signllm.data.formats.poseformat import read_pose_file
 
     assert read_pose_file(outs[0]).num_frames == doc["frames"]
+    out = capsys.readouterr()
+    assert "cut at --max-frames 60" in out.err and doc["frames_needed"] > 60 and doc["truncated"]
+
+
+def test_cli_translate_reports_words_and_says_nothing_was_written(capsys):
+    assert main(["translate", "regen und wind", "--lang", "gsg", "--mode", "prompt"]) == 0
+    out = capsys.readouterr().out
+    assert "learned prompt stage" in out and "nothing written: add -o" in out
+    for word in ("regen", "und", "wind"):
+        assert f"  {word} -> " in out
 
 
 def test_cli_translate_errors_exit_2_without_output(tmp_path, capsys):

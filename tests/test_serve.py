@@ -22,6 +22,7 @@ pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient
 
+from signllm.api import Word
 from signllm.errors import UsageError
 from signllm.pose import Pose, PoseMeta
 from signllm.serve.app import create_app
@@ -35,11 +36,7 @@ class FakeTranslation:
     pose: Pose
     language: str
     mode: str
-    words: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def fingerspelled(self) -> list[str]:
-        return [w for w, s in self.words if s == "fingerspelled"]
+    words: list[Word] = field(default_factory=list)
 
 
 class FakeTranslator:
@@ -72,7 +69,7 @@ class FakeTranslator:
         conf = np.ones((t, 50), np.float32)
         conf[:, 30] = 0  # one missing joint
         pose = Pose(data, conf, fps=25.0, meta=PoseMeta(language="ase", text=text))
-        words = [(w, "fingerspelled" if w.isupper() else "model") for w in text.split()]
+        words = [Word(w, "fingerspelled" if w.isupper() else "model") for w in text.split()]
         return FakeTranslation(pose, "ase", "mlsf" if mode == "auto" else mode, words)
 
 
@@ -145,9 +142,15 @@ def test_overshooting_translator_is_cut():
     c, _ = fake_client(translator=FakeTranslator(frames=50, overshoot=True), max_frames=20)
     with c:
         d = post(c).json()
-        assert len(d["frames"]) == 20 and d["truncated"]
+        assert len(d["frames"]) == 20 and d["truncated"] and d["frames_needed"] == 50
         r = post(c, format="bvh")
         assert r.status_code == 200 and r.headers["x-signllm-frames"] == "20"
+        assert r.headers["x-signllm-truncated"] == "true"
+        assert r.headers["x-signllm-frames-needed"] == "50"
+    c, _ = fake_client(translator=FakeTranslator(frames=20), max_frames=20)
+    with c:  # exactly at the cap is not a cut
+        d = post(c).json()
+        assert len(d["frames"]) == 20 and not d["truncated"] and d["frames_needed"] == 20
 
 
 def test_busy_server_answers_503_and_stays_responsive():
@@ -286,7 +289,9 @@ def test_real_health_languages_skeleton_openapi(real):
     assert h["status"] == "ok" and h["model_loaded"]
     langs = client.get("/api/languages").json()["languages"]
     assert any(x["code"] == lang for x in langs)
-    assert {"code", "name", "aliases", "model", "fingerspelling"} <= set(langs[0])
+    assert {"code", "name", "aliases", "spoken_languages", "model", "fingerspelling"} <= set(
+        langs[0]
+    )
     assert any(x["model"] or x["fingerspelling"] for x in langs)
     sk = client.get("/api/skeleton").json()
     assert len(sk["joints"]) == 50 and len(sk["limbs"]) == len(sk["colours"])
@@ -309,9 +314,11 @@ def test_real_translate_json(real):
     assert np.asarray(d["confidence"]).shape == (t, 50)
     assert d["mode"] in ("mlsf", "prompt", "fingerspelling")
     assert d["words"] and all(
-        w["source"] in ("model", "fingerspelled", "skipped") for w in d["words"]
+        w["source"] in ("model", "fingerspelled", "dropped") for w in d["words"]
     )
+    assert all(w.get("reason") for w in d["words"] if w["source"] == "dropped")
     assert set(d["fingerspelled"]) <= {w["word"] for w in d["words"]}
+    assert d["num_frames"] == t and d["frames_needed"] >= t
     assert d["fit"] is None or d["fit"]["scale"] > 0
 
 
@@ -345,6 +352,31 @@ def test_real_translate_files(real, fmt, media, magic):
 
         pf = PFPose.read(io.BytesIO(r.content).read())
         assert pf.body.data.shape[2] == 50 and 0 < pf.body.data.shape[0] <= 40
+
+
+def test_real_cap_is_reported_not_hidden(real):
+    """The translator signs the whole text and cuts at the server's cap itself: the answer must
+    still say it was cut, and how many frames the whole text needs."""
+    client, lang = real
+    words = " ".join(["zyxq", "blorv", "quand"] * 10)  # 30 words no model knows, 169 chars
+    d = client.post("/api/translate", json={"text": words, "language": lang}).json()
+    assert d["num_frames"] == 300 and d["truncated"] is True and d["frames_needed"] > 300
+    assert [w["source"] for w in d["words"]].count("fingerspelled") >= 20
+    assert d["mode"] == "fingerspelling"  # no word came from the model: not "mlsf"
+    short = client.post("/api/translate", json={"text": "zyxqwort", "language": lang}).json()
+    assert short["truncated"] is False and short["frames_needed"] == short["num_frames"]
+
+
+def test_real_prompt_mode_reports_its_stage_and_every_word(real):
+    client, lang = real
+    d = client.post(
+        "/api/translate", json={"text": "regen und wind", "language": lang, "mode": "prompt"}
+    )
+    if d.status_code == 400:
+        pytest.skip(f"this model has no prompt mode for {lang}")
+    d = d.json()
+    assert d["prompt_stage"] in ("learned", "template")
+    assert [w["word"] for w in d["words"] if w["word"]] == ["regen", "und", "wind"]
 
 
 def test_real_prompt_names_the_language(real):
@@ -387,3 +419,46 @@ def test_internal_errors_are_json_and_cli_checks_arguments(capsys):
 
     assert main(["serve", "--port", "-1"]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_page_picks_the_browser_language_and_its_example(real):
+    """The page's own JS (run by node) with the server's language list: a German browser gets
+    a German sign language the model signs and a German example; English gets English."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    client, _ = real
+    langs = client.get("/api/languages").json()["languages"]
+    script = Path(__file__).parents[1] / "signllm" / "serve" / "static" / "player.js"
+    harness = """
+const vm = require("vm"), fs = require("fs");
+const [path, langs, browser] = [process.argv[1], JSON.parse(process.argv[2]), process.argv[3]];
+const ctx = { navigator: { languages: browser.split(",") },
+  document: { addEventListener() {}, getElementById() { return null; } } };
+vm.createContext(ctx);
+vm.runInContext(fs.readFileSync(path, "utf8"), ctx);
+ctx.langs = langs;
+console.log(JSON.stringify(vm.runInContext(`state.languages = langs;
+  const code = pickLanguage(langs.filter((l) => l.model || l.fingerspelling));
+  ({ code, example: exampleFor(code) })`, ctx)));
+"""
+
+    def pick(browser: str) -> dict:
+        out = subprocess.run([node, "-e", harness, str(script), json.dumps(langs), browser],
+                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        return json.loads(out.stdout)
+
+    by_code = {x["code"]: x for x in langs}
+    for browser, spoken in (("de-DE,en", "de"), ("en-US", "en"), ("fr-CH,fr", "fr")):
+        got = pick(browser)
+        lang = by_code[got["code"]]
+        assert lang["spoken_languages"][0] == spoken, (browser, got)
+        assert lang["model"] or not any(
+            x["model"] and x["spoken_languages"][0] == spoken for x in langs
+        ), (browser, got)  # the model's language first
+        assert got["example"], got
+    usable = [x for x in langs if x["model"] or x["fingerspelling"]]
+    assert pick("xx")["code"] == usable[0]["code"]  # no match: the first usable language

@@ -130,13 +130,17 @@ def test_page_translates_draws_and_downloads(server: str, tmp_path: Path) -> Non
                 "s => [...s.options].filter(o => !o.disabled).map(o => o.value)"
             )
             assert codes, "no language in the picker"
-            assert select.input_value() == codes[0]  # preselected
+            # preselected: the browser's language (English here), its example in the text box
+            assert select.input_value() in codes
+            assert page.get_by_label("Text").input_value()
             select.select_option(codes[-1])
             select.select_option(codes[0])
             page.get_by_label("Text").fill("Hello, how are you?")
             page.get_by_role("button", name="Translate").click()
             expect(page.locator("#scrubber")).to_be_enabled(timeout=30000)
             assert not page.locator("#error").is_visible(), page.locator("#error").inner_text()
+            # every word is listed with what signed it
+            assert page.locator("#words li").count() == 4  # hello, how, are, you
 
             # the canvas holds a drawn skeleton: many pixels that are not background
             ink = page.evaluate(

@@ -48,14 +48,27 @@ def cmd_translate(args: argparse.Namespace) -> int:
             raise UsageError(f"{out}: unknown output type; use .pose .skels .mp4 .gif .bvh .json")
     translator = Translator(args.model, lexicon=args.lexicon, max_frames=args.max_frames)
     t = translator.translate(" ".join(args.text), args.lang, mode=args.mode)
-    print(
-        f"{t.language} ({t.mode}): {t.pose.num_frames} frames @ {t.pose.fps:g} fps"
-        + (f"; fingerspelled: {', '.join(t.fingerspelled)}" if t.fingerspelled else "")
-        + (f"; skipped (unknown, no alphabet): {', '.join(t.skipped)}" if t.skipped else "")
-    )
+    stage = f", {t.prompt_stage} prompt stage" if t.prompt_stage else ""
+    frames = f"{t.pose.num_frames} of {t.frames_needed}" if t.truncated else t.pose.num_frames
+    print(f"{t.language} ({t.mode}{stage}): {frames} frames @ {t.pose.fps:g} fps "
+          f"({t.pose.duration:.1f} s)")  # fmt: skip
+    for w in t.words:
+        print("  " + describe_word(w))
+    if t.truncated:
+        print(f"cut at --max-frames {t.max_frames}: the whole text needs {t.frames_needed} "
+              "frames; raise --max-frames or leave it out to sign all of it", file=sys.stderr)  # fmt: skip
     for out in outs:
         print(f"wrote {write_translation(t, out)}")
+    if not outs:
+        print("nothing written: add -o OUT.mp4 (or .gif .pose .skels .bvh .json) to save it")
     return 0
+
+
+def describe_word(w: Any) -> str:
+    """One line of the per-word report: `regen -> model (gloss fs-REGEN)`."""
+    notes = [f"gloss {w.gloss}"] if w.gloss and w.gloss != w.word else []
+    notes += [w.reason] if w.reason else []
+    return f"{w.word or '(no word)'} -> {w.source}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def register_translate(sub: Any) -> None:
@@ -67,7 +80,8 @@ def register_translate(sub: Any) -> None:
                    help="OUT.pose / .skels / .mp4 / .gif / .bvh / .json (repeatable)")  # fmt: skip
     p.add_argument("--model", help="model folder (default: the model shipped in the package)")
     p.add_argument("--lexicon", help="fingerspelling lexicon folder (default: spoken-to-signed's)")
-    p.add_argument("--max-frames", type=int, default=600)
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="cut the output at this many frames, and say so (default: no cap)")  # fmt: skip
     p.set_defaults(func=cmd_translate)
 
 
@@ -79,7 +93,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="checkpoint folder (default: the translator's own)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, mps")
     parser.add_argument("--max-text-chars", type=int, default=500, help="longest text accepted")
-    parser.add_argument("--max-frames", type=int, default=1000, help="most frames per output")
+    parser.add_argument("--max-frames", type=int, default=1000,
+                        help="most frames per output (a longer one is cut; the answer says so)")  # fmt: skip
     parser.add_argument(
         "--max-concurrent", type=int, default=4, help="requests in flight; others queue"
     )
@@ -159,6 +174,7 @@ __all__ = [
     "cmd_languages",
     "cmd_serve",
     "cmd_translate",
+    "describe_word",
     "register_languages",
     "register_serve",
     "register_translate",

@@ -94,7 +94,10 @@ class TranslateRequest(BaseModel):
     )
     format: Format = Field("json", description="json for the player; pose/mp4/gif/bvh files")
     max_frames: int | None = Field(
-        None, ge=1, description="cap on output frames (at most the server's limit)"
+        None,
+        ge=1,
+        description="cap on output frames (at most the server's limit); a cut answer says "
+        "truncated: true and frames_needed",
     )
 
 
@@ -219,9 +222,13 @@ def skeleton_dict(name: str = "prompt2sign50") -> dict[str, Any]:
     }
 
 
-def translation_json(tr: Translation, text: str, truncated: bool = False) -> dict[str, Any]:
+def translation_json(
+    tr: Translation, text: str, truncated: bool = False, frames_needed: int | None = None
+) -> dict[str, Any]:
     """The JSON answer: frames (t, j, 3) rounded to `decimals`, confidence (t, j) to 2 decimals
-    (0 = missing joint), words and their source, and what the player needs.
+    (0 = missing joint), every input word with what signed it (model / fingerspelled / dropped,
+    with the gloss and the reason), whether the output was cut at the frame cap and how many
+    frames the whole text needs, and what the player needs.
 
     `fit` maps pose x, y to a FIT_SIZE x FIT_SIZE canvas (pixel = xy * scale + offset, y down)
     with every observed joint inside; a player scales it to its own canvas.
@@ -246,18 +253,20 @@ def translation_json(tr: Translation, text: str, truncated: bool = False) -> dic
         "text": getattr(tr, "text", "") or text,  # what was signed (the quoted part of a prompt)
         "language": tr.language,
         "mode": tr.mode,
+        "prompt_stage": getattr(tr, "prompt_stage", None),  # "learned" | "template" | None
         "fps": pose.fps,
         "num_frames": pose.num_frames,
         "duration": round(pose.duration, 3),
         "truncated": truncated,
+        "frames_needed": max(frames_needed or 0, pose.num_frames),
         "skeleton": pose.skeleton,
         "ndim": pose.ndim,
         "decimals": decimals,
         "frames": np.round(pose.data.astype(np.float64), decimals).tolist(),
         "confidence": np.round(pose.confidence.astype(np.float64), 2).tolist(),
-        "words": [{"word": w, "source": s} for w, s in tr.words],
-        "fingerspelled": list(tr.fingerspelled),
-        "skipped": [w for w, s in tr.words if s == "skipped"],
+        "words": [w.to_dict() for w in tr.words],
+        "fingerspelled": [w.word for w in tr.words if w.source == "fingerspelled"],
+        "dropped": [w.word for w in tr.words if w.source == "dropped"],
         "fit": fit_d,
     }
 
@@ -362,15 +371,16 @@ def create_app(
 
     def run_model(
         tr: Translator, text: str, language: str | None, mode: str, cap: int
-    ) -> tuple[Translation, bool]:
+    ) -> tuple[Translation, bool, int]:
+        """(translation, cut at the cap?, frames the whole text needs)."""
         key = (text, language, mode, cap)
-        hit = cache.get(key)
-        if hit is not None:
-            return hit, hit.pose.num_frames > cap
-        with model_lock:
-            result = tr.translate(text, language, mode=mode, max_frames=cap)
-        cache.put(key, result)
-        return result, result.pose.num_frames > cap
+        result = cache.get(key)
+        if result is None:
+            with model_lock:
+                result = tr.translate(text, language, mode=mode, max_frames=cap)
+            cache.put(key, result)
+        needed = max(getattr(result, "frames_needed", 0), result.pose.num_frames)
+        return result, needed > min(cap, result.pose.num_frames), needed
 
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, Any]:
@@ -437,15 +447,15 @@ def create_app(
                 {"Retry-After": str(max(1, round(queue_timeout)))},
             ) from None  # fmt: skip
         try:
-            result, truncated = await run_in_threadpool(
+            result, truncated, needed = await run_in_threadpool(
                 run_model, tr, text, req.language, req.mode, cap
             )
-            if truncated:  # a translator that overshoots its cap: cut, and say so
+            if result.pose.num_frames > cap:  # a translator that overshoots its cap: cut
                 result = dataclasses.replace(result, pose=result.pose.select_frames(slice(0, cap)))
             pose = result.pose
             signed = getattr(result, "text", "") or text  # a prompt's quoted part
             if req.format == "json":
-                payload = await run_in_threadpool(translation_json, result, text, truncated)
+                payload = await run_in_threadpool(translation_json, result, text, truncated, needed)
                 return JSONResponse(payload)
             data = await run_in_threadpool(encode_pose, pose, req.format, signed)
         finally:
@@ -457,6 +467,8 @@ def create_app(
             "X-SignLLM-Language": result.language,
             "X-SignLLM-Mode": result.mode,
             "X-SignLLM-Frames": str(pose.num_frames),
+            "X-SignLLM-Frames-Needed": str(needed),
+            "X-SignLLM-Truncated": "true" if truncated else "false",
         }
         return Response(data, media_type=media, headers=headers)
 

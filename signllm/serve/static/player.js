@@ -3,6 +3,21 @@
 
 const $ = (id) => document.getElementById(id);
 const BACKGROUND = "#ffffff";
+// Example sentences: ones the shipped model signs word by word for its languages, a greeting in
+// the spoken language for the others. The page shows the example of the language it picks.
+const EXAMPLES = {
+  gsg: "und nun die wettervorhersage für morgen",
+  ase: "hello, see you at home",
+  sgg: "kleine kinder essen pizza",
+};
+const GREETINGS = {
+  en: "good morning", de: "guten morgen", fr: "bonjour", es: "buenos días", it: "buongiorno",
+  pt: "bom dia", nl: "goedemorgen", pl: "dzień dobry", sv: "god morgon", da: "godmorgen",
+  no: "god morgen", fi: "hyvää huomenta", cs: "dobré ráno", tr: "günaydın", ru: "доброе утро",
+  uk: "доброго ранку", el: "καλημέρα", he: "בוקר טוב", ar: "صباح الخير", ja: "おはよう",
+  ko: "안녕하세요", zh: "早上好", is: "góðan daginn", et: "tere hommikust", lt: "labas rytas",
+  lv: "labrīt", sk: "dobré ráno", hu: "jó reggelt", ro: "bună dimineața", bg: "добро утро",
+};
 
 const state = {
   skeleton: null, // {joints, limbs, colours, groups}
@@ -13,7 +28,39 @@ const state = {
   playing: false,
   carry: 0, // fractional frames not yet shown
   last: null, // timestamp of the previous animation tick
+  languages: [], // /api/languages
+  example: "", // the example text shown (replaced on a language change while untouched)
 };
+
+function exampleFor(code) {
+  const lang = state.languages.find((l) => l.code === code);
+  if (!lang) return "";
+  return EXAMPLES[code] || GREETINGS[(lang.spoken_languages || [])[0]] || "";
+}
+
+// The sign language of the browser's languages (one the model signs before a fingerspelling
+// only one, a language's main spoken language before its others), else the first usable one.
+function pickLanguage(usable) {
+  const wanted = (navigator.languages && navigator.languages.length
+    ? navigator.languages : [navigator.language || "en"]).map((t) => t.slice(0, 2).toLowerCase());
+  for (const want of wanted) {
+    for (const primary of [true, false]) {
+      for (const model of [true, false]) {
+        const hit = usable.find((l) => !!l.model === model && (primary
+          ? (l.spoken_languages || [])[0] === want : (l.spoken_languages || []).includes(want)));
+        if (hit) return hit.code;
+      }
+    }
+  }
+  return usable.length ? usable[0].code : "";
+}
+
+function showExample() {
+  const text = $("text");
+  if (text.value && text.value !== state.example) return; // the user's own text stays
+  state.example = exampleFor($("language").value);
+  text.value = state.example;
+}
 
 async function api(path, body) {
   const opts = body === undefined ? {} : {
@@ -145,34 +192,28 @@ function currentRequest() {
   };
 }
 
+// Every input word with what signed it: the model, fingerspelling, or nothing (and why).
 function describeWords(result) {
-  const words = $("words");
-  words.replaceChildren();
-  if (result.words.length) {
-    words.append("Words (dotted: fingerspelled): ");
-    result.words.forEach(({ word, source }, i) => {
-      const span = document.createElement("span");
-      span.textContent = word;
-      if (source !== "model") {
-        span.className = source === "fingerspelled" ? "fs" : "skipped";
-        span.title = source;
-      }
-      if (i) words.append(" ");
-      words.append(span);
-    });
+  const list = $("words");
+  list.replaceChildren();
+  for (const { word, source, gloss, reason } of result.words) {
+    const item = document.createElement("li");
+    const w = document.createElement("span");
+    w.textContent = word || "(no word)";
+    w.className = { fingerspelled: "fs", dropped: "dropped" }[source] || "";
+    const how = { model: "signed by the model", fingerspelled: "fingerspelled",
+      dropped: "dropped" }[source] || source;
+    const notes = [gloss && gloss !== word ? `gloss ${gloss}` : "", reason || ""].filter(Boolean);
+    item.append(w, ` — ${how}${notes.length ? ` (${notes.join("; ")})` : ""}`);
+    list.append(item);
   }
-  words.hidden = !result.words.length;
-  const fs = $("fingerspelled");
-  fs.textContent = result.fingerspelled.length
-    ? `Fingerspelled (no sign for them in the model): ${result.fingerspelled.join(", ")}`
+  list.hidden = !result.words.length;
+  const dropped = result.dropped || [];
+  const note = $("dropped");
+  note.textContent = dropped.length
+    ? `Not signed: ${dropped.map((w) => w || "(a gloss)").join(", ")} (see the reasons above)`
     : "";
-  fs.hidden = !result.fingerspelled.length;
-  const skipped = result.skipped || [];
-  const sk = $("skipped");
-  sk.textContent = skipped.length
-    ? `Left out (no sign and no fingerspelling for them): ${skipped.join(", ")}`
-    : "";
-  sk.hidden = !skipped.length;
+  note.hidden = !dropped.length;
 }
 
 async function translate(event) {
@@ -196,9 +237,11 @@ async function translate(event) {
     describeWords(result);
     showFrame(0);
     const signed = result.text && result.text !== result.input ? `Signed “${result.text}”: ` : "";
+    const stage = result.prompt_stage ? ` (${result.prompt_stage} prompt stage)` : "";
     setStatus(`${signed}${result.num_frames} frames at ${result.fps} fps (${result.duration} s), ` +
-      `language ${result.language}, mode ${result.mode}` +
-      (result.truncated ? ", cut at the frame limit" : "") + ".");
+      `language ${result.language}, mode ${result.mode}${stage}` +
+      (result.truncated ? `; cut at the server's frame limit: the whole text needs ` +
+        `${result.frames_needed} frames` : "") + ".");
     setPlaying(true);
   } catch (err) {
     setStatus("");
@@ -266,6 +309,7 @@ async function init() {
       $("text").maxLength = health.limits.max_text_chars;
       $("max-chars").textContent = String(health.limits.max_text_chars);
     }
+    state.languages = languages.languages;
     // Languages the model signs first, then fingerspelling-only ones, then the rest (disabled).
     const select = $("language");
     select.replaceChildren();
@@ -289,8 +333,10 @@ async function init() {
       }
       select.append(group);
     }
-    const first = [...select.options].find((o) => !o.disabled);
-    if (first) select.value = first.value;
+    const picked = pickLanguage(state.languages.filter((l) => l.model || l.fingerspelling));
+    if (picked) select.value = picked;
+    select.addEventListener("change", showExample);
+    showExample();
     $("translate").disabled = false;
   } catch (err) {
     showError(`Could not reach the server: ${err.message}`);
