@@ -307,12 +307,13 @@ class Translator:
         return poses
 
     def _join(self, segments: list[Pose], limit: int) -> Pose:
-        from .data.fingerspell import align_to, join
+        from .data.fingerspell import in_signing_space, join
 
+        segments = in_signing_space(segments)  # one body: neck at 0, unit shoulder width
         if len(segments) == 1:
             pose = segments[0]
         else:
-            data, conf = join(align_to(segments), TRANSITION_FRAMES, 0)
+            data, conf = join(segments, TRANSITION_FRAMES, 0)
             pose = Pose(data, conf, fps=self.fps)
         return pose if pose.num_frames <= limit else pose.select_frames(slice(0, limit))
 
