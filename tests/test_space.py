@@ -205,3 +205,23 @@ def test_clip_without_shoulders_cannot_enter_the_space() -> None:
         pose.confidence[:, pose.skel.index(name)] = 0
     with pytest.raises(DataError, match="shoulders"):
         to_signing_space(pose)
+
+
+def test_renderer_draws_every_source_at_one_scale(built) -> None:
+    """A fixed window of the signing space (the contact sheet's) gives every source the same
+    shoulders on the image, the right one on the image's left, the head above them."""
+    from signllm.render.skeleton_video import draw_frame, fit_to_canvas
+
+    extent = (-1.7, -1.0, 1.7, 1.9)
+    widths = []
+    for name in SOURCES:
+        pose = built[name][0]
+        xy, _ = fit_to_canvas(pose, 360, 360, extent=extent)  # (t, j, 2) pixels
+        sk = pose.skel
+        rs, ls, nk = sk.index("right_shoulder"), sk.index("left_shoulder"), sk.index("neck")
+        both = np.isfinite(xy[:, [rs, ls, nk], 0]).all(axis=1)
+        widths.append(float(np.median(np.linalg.norm(xy[both, ls] - xy[both, rs], axis=-1))))
+        assert np.median(xy[both, rs, 0]) < np.median(xy[both, nk, 0]) < np.median(xy[both, ls, 0])
+        img = draw_frame(pose, 0, 120, 100, extent=extent)
+        assert img.shape == (100, 120, 3) and (img < 250).any()
+    assert max(widths) - min(widths) < 0.1 * max(widths)

@@ -453,7 +453,7 @@ def _hand_speed(pose: Pose, sw: float) -> np.ndarray:
     speed = np.zeros(pose.num_frames)
     if pose.num_frames < 2:
         return speed
-    d = pose.ndim
+    d = 2  # image plane: the letter heuristics were tuned there; MediaPipe depth is the noisiest
     for group in ("left_hand", "right_hand"):
         idx = list(pose.skel.groups[group])
         both = pose.mask[1:, idx] & pose.mask[:-1, idx]  # (t-1, 21)
@@ -515,7 +515,7 @@ def drop_outliers(pose: Pose, max_reach: float = MAX_REACH) -> Pose:
     ref = _frame_of_reference(pose)
     if ref is None:
         return pose
-    d = pose.ndim
+    d = 2  # image plane: the letter heuristics were tuned there; MediaPipe depth is the noisiest
     dist = np.linalg.norm(pose.data[..., :d] - ref[0][:d], axis=-1) / ref[1]
     bad = pose.mask & (dist > max_reach)
     if not bad.any():
@@ -570,7 +570,7 @@ def _frame_of_reference(pose: Pose) -> tuple[np.ndarray, float] | None:
     both = (c[:, LEFT_SHOULDER] > 0) & (c[:, RIGHT_SHOULDER] > 0)
     if not both.any():
         return None
-    d = pose.ndim
+    d = 2  # image plane: the letter heuristics were tuned there; MediaPipe depth is the noisiest
     width = np.linalg.norm(
         pose.data[both, LEFT_SHOULDER, :d] - pose.data[both, RIGHT_SHOULDER, :d], axis=-1
     )
