@@ -402,11 +402,12 @@ class Translator:
         return poses
 
     def _join(self, segments: list[Pose]) -> Pose:
-        from .data.fingerspell import align_to, join
+        from .data.fingerspell import in_signing_space, join
 
+        segments = in_signing_space(segments)  # one body: neck at 0, unit shoulder width
         if len(segments) == 1:
             return segments[0]
-        data, conf = join(align_to(segments), TRANSITION_FRAMES, 0)
+        data, conf = join(segments, TRANSITION_FRAMES, 0)
         return Pose(data, conf, fps=self.fps)
 
 

@@ -23,6 +23,10 @@ given as a `Source(...)` or a dict with the same keys. Options fill what the cli
   on a lexicon it keeps only that language's entries (as `read_poses` does).
 - `split`: for clips without their own split; `fps`: for formats that store none (OpenPose JSON,
   `.skels`); `scale`: `.skels` value scale (3 Progressive Transformers, 9 Prompt2Sign).
+- `mirror`: 1 when the source labels left and right from the viewer (swap the labels), 0 never,
+  `auto` (default) per clip: swapped when its right shoulder sits on the viewer's right in most
+  frames, which is the case of Progressive Transformers' PHOENIX `.skels` (data/space.py). A
+  manifest's `mirror` column overrides it per row.
 Every clip must end up with a sign language the registry knows.
 
 Ids. A clip's store id is `<language code>/<clip id>` (a clip id that already starts with its
@@ -38,8 +42,10 @@ worker count, the order, or the other clips.
 
 Per clip: 2D clips are cleaned (frames whose mean body confidence is below `min_body_confidence`
 dropped, gaps interpolated; `clean.clean`), lifted to 3D (`lift.lift`, `lift_steps` Adam steps) and
-then every clip is normalised (`clean.normalize`; the stats to undo it stay in `meta.extra["norm"]`).
-`clean=False` stores clips as read (2D ones still lifted unless `lift_2d=False`). Each clip is paired
+then every clip is put into the signing space (`space.to_signing_space`: sides fixed, origin at the
+neck, unit the shoulder width; the neck and width to undo it stay in `meta.extra["norm"]`, what was
+done in `meta.extra["space"]`). `clean=False` stores clips as read (2D ones still lifted unless
+`lift_2d=False`; a forced `mirror=1` still swaps the sides). Each clip is paired
 with a prompt template as Prompt2Sign does (`meta.extra["prompt_template"]`,
 `prompts.pair_with_templates` with the build seed). A clip with no frame left after pruning is
 dropped (counted in the summary).
@@ -59,8 +65,10 @@ normalise only) about 230 clips/s (30k frames/s) with 1 or 2 workers: there the 
 encoding (about 2.6 ms a clip) is the limit, not the workers.
 
 At the end `summary.json` (written atomically into the store) and the returned dict hold, per
-language, clips, frames, hours, signers, vocabulary (distinct words of the text) and split counts
-of the whole store, plus this run's throughput.
+language, clips, frames, hours, signers, vocabulary (distinct words of the text), split counts and
+the signing-space check (clips whose sides were swapped, clips flagged because their right hand
+sits on the body's left for most frames), the same check per source and language, plus this run's
+throughput.
 """
 
 from __future__ import annotations
@@ -90,13 +98,14 @@ from .manifest import (
     is_manifest,
     lexicon_rows,
     normalize_split,
+    parse_mirror,
     read_manifest,
     single_clip_path,
     trim,
 )
 
 SPLITS = ("train", "dev", "test")
-SOURCE_OPTIONS = ("lang", "split", "fps", "scale")
+SOURCE_OPTIONS = ("lang", "split", "fps", "scale", "mirror")
 SUMMARY = "summary.json"
 DEFAULT_SPLIT_RATIOS = (0.8, 0.1, 0.1)
 DEFAULT_SYNC_EVERY = 16  # clips between fsyncs: a crash loses at most this much work
@@ -113,6 +122,7 @@ class Source:
     split: str | None = None
     fps: float | None = None
     scale: float | None = None
+    mirror: bool | None = None  # None: auto, per clip (data/space.py)
 
     _SPEC = re.compile(r"^(?P<path>.+?):(?P<opts>\w+=[^,:]*(?:,\w+=[^,:]*)*)$")
 
@@ -159,6 +169,8 @@ class Source:
         for key in ("lang", "split"):
             if opts.get(key):
                 out[key] = str(opts[key])
+        if "mirror" in opts:
+            out["mirror"] = parse_mirror(opts["mirror"], str(path), None, "mirror option")
         return cls(Path(path), **out)
 
 
@@ -183,6 +195,8 @@ class ClipTask:
     end: float | None = None
     meta: dict[str, str] = field(default_factory=dict)  # text, gloss, signer, spoken_language
     extra: dict[str, Any] = field(default_factory=dict)
+    mirror: bool | None = None  # swap left/right labels; None: auto (data/space.py)
+    origin: str = ""  # the build source it came from (for the summary's space check)
 
 
 def _location(task: ClipTask) -> str:
@@ -268,6 +282,7 @@ def _row_task(row: ManifestRow, src: Source) -> ClipTask:
         end=row.end,
         meta=dict(row.fields),
         extra=dict(row.extra),
+        mirror=row.mirror,
     )
 
 
@@ -323,6 +338,8 @@ def _manifest_tasks(path: Path, src: Source) -> Iterator[ClipTask]:
                 t.fps_override = row.fps
             if row.start is not None or row.end is not None:
                 t.start, t.end = row.start, row.end
+            if row.mirror is not None:
+                t.mirror = row.mirror
             yield t
 
 
@@ -379,6 +396,9 @@ def enumerate_tasks(
                 )
             seen[t.id] = _location(t)
             t.split = t.split or src.split or split_for(t.id, seed, ratios)
+            if t.mirror is None:
+                t.mirror = src.mirror
+            t.origin = str(src.path)
             tasks.append(t)
     return tasks
 
@@ -440,16 +460,19 @@ def process_clip(task: ClipTask, opts: ClipOptions) -> tuple[Pose | None, str | 
     """One clip through the pipeline: (pose, None), (None, None) if nothing was left after
     pruning, or (None, message) for a bad clip when `opts.skip_bad`."""
     try:
-        return _pipeline(load_clip(task), opts), None
+        return _pipeline(load_clip(task), opts, task.mirror, task.origin), None
     except SignLLMError as e:
         if not opts.skip_bad:
             raise
         return None, f"{task.id}: {e}"
 
 
-def _pipeline(pose: Pose, opts: ClipOptions) -> Pose | None:
-    from .clean import clean, normalize
+def _pipeline(
+    pose: Pose, opts: ClipOptions, mirror: bool | None = None, origin: str = ""
+) -> Pose | None:
+    from .clean import clean
     from .prompts import pair_with_templates
+    from .space import SPACE_KEY, swap_sides, to_signing_space
 
     if opts.clean and pose.ndim == 2 and pose.num_frames:
         pose = clean(pose, min_body_confidence=opts.min_body_confidence, normalise=False)
@@ -461,7 +484,10 @@ def _pipeline(pose: Pose, opts: ClipOptions) -> Pose | None:
         with _one_torch_thread():  # workers are the parallelism; also makes results identical
             pose = lift(pose, steps=DEFAULT_STEPS if opts.lift_steps is None else opts.lift_steps)
     if opts.clean:
-        pose, _ = normalize(pose)
+        pose = to_signing_space(pose, mirror=mirror)
+        pose.meta.extra[SPACE_KEY]["source"] = origin
+    elif mirror:
+        pose = swap_sides(pose)
     cid = pose.meta.id
     pairing = pair_with_templates([cid], pose.meta.language, opts.seed)
     pose.meta.extra["prompt_template"] = pairing[cid]
@@ -735,25 +761,45 @@ def summarize(store_dir: str | Path) -> dict[str, Any]:
         for code, d in langs.items():
             lang = "" if code == "und" and "und" not in st.languages else code
             d["splits"] = {s: n for s in st.splits if (n := len(st.ids(split=s, language=lang)))}
+            d["space"] = {"mirrored": 0, "flagged": 0}
+        by_source: dict[str, dict[str, dict[str, int]]] = {}
+        for row in st.iter_rows():
+            space = (row.get("extra") or {}).get("space")
+            if not isinstance(space, dict):
+                continue
+            code = row.get("language") or "und"
+            per = by_source.setdefault(space.get("source") or "", {}).setdefault(
+                code, {"clips": 0, "mirrored": 0, "flagged": 0}
+            )
+            per["clips"] += 1
+            for key in ("mirrored", "flagged"):
+                n = int(bool(space.get(key)))
+                per[key] += n
+                langs[code]["space"][key] += n
         total = {
             "clips": len(st),
             "frames": st.frames_total,
             "hours": sum(d["hours"] for d in langs.values()),
             "splits": {s: len(st.ids(split=s)) for s in st.splits},
+            "space": {
+                k: sum(d["space"][k] for d in langs.values()) for k in ("mirrored", "flagged")
+            },
         }
-    return {"store": str(store_dir), "languages": langs, "total": total}
+    return {"store": str(store_dir), "languages": langs, "total": total, "space": by_source}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
     """The summary as a small table (one row per language, then the total)."""
     splits = [s for s in SPLITS if s in summary["total"]["splits"]]
     splits += sorted(set(summary["total"]["splits"]) - set(splits))
-    head = ["language", "clips", "frames", "hours", "vocab", *splits]
+    head = ["language", "clips", "frames", "hours", "vocab", *splits, "mirrored", "flagged"]
     rows = [head]
     for code, d in [*summary["languages"].items(), ("total", summary["total"])]:
         counts = [d["splits"].get(s, 0) for s in splits]
         vocab = d.get("vocabulary", "")
-        rows.append([code, d["clips"], d["frames"], f"{d['hours']:.3f}", vocab, *counts])
+        space = d.get("space") or {}
+        rows.append([code, d["clips"], d["frames"], f"{d['hours']:.3f}", vocab, *counts,
+                     space.get("mirrored", 0), space.get("flagged", 0)])  # fmt: skip
     cells = [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
     lines = [
@@ -763,6 +809,15 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
         for r in cells
     ]
+    for src, per in (summary.get("space") or {}).items():
+        for code, c in per.items():
+            if c["flagged"] or c["mirrored"]:
+                lines.append(
+                    f"{src or '(unknown source)'} [{code}]: {c['mirrored']} of {c['clips']} clips "
+                    f"had left/right swapped (mirror), {c['flagged']} flagged: right hand on the "
+                    f"body's left in most frames"
+                    + (" (add :mirror=1 to the source if it is mirrored)" if c["flagged"] else "")
+                )
     b = summary.get("build")
     if b:
         lines.append(

@@ -11,6 +11,11 @@ in `meta.extra`, so a manifest can say how much of a clip was repaired:
     pose = read_openpose_folder("clip/")             # 2D, pixels
     pose = clean(pose)                               # pruned, filled, normalised
     pixels = denormalize(pose)                       # back to pixels (stats read from meta.extra)
+
+`normalize` (mean-centred, divided by the clip's pooled std) is the lifting's working unit, not the
+training data's: a clip's spread depends on how much its hands move, so the build stores clips in
+the signing space instead (`space.to_signing_space`: origin at the neck, unit the shoulder width),
+whose `meta.extra["norm"]` has the same form, so `denormalize` undoes either.
 """
 
 from __future__ import annotations

@@ -435,7 +435,11 @@ def demo_sources(
     ]:
         if not p.exists():
             raise DataError("demo sample missing", p)
-    sources = [Source(phoenix / f"{s}.skels", lang="gsg") for s in ("train", "dev", "test")]
+    # Progressive Transformers' PHOENIX files label left and right from the viewer (data/space.py):
+    # the build's auto check would swap them anyway; say so explicitly.
+    sources = [
+        Source(phoenix / f"{s}.skels", lang="gsg", mirror=True) for s in ("train", "dev", "test")
+    ]
     sources.append(Source(_how2sign_manifest(samples, tmp, seed), lang="ase"))
     sources.append(Source(samples / "mediapipe_lexicon"))
     if fingerspelling:

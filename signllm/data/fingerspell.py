@@ -20,8 +20,9 @@ A word is composed in these steps:
    (`trim_rest`: joined untrimmed, the hand would bob down between letters),
 3. resampled to one frame rate (linear, endpoints kept); a letter longer than
    `max_letter_seconds` is sped up to that length (a few recordings run 10 s),
-4. moved into the first letter's space: neck onto its neck, scaled by the ratio of shoulder widths
-   (recordings differ in framing),
+4. each letter moved into the signing space (data/space.py: neck at the origin, unit the
+   shoulder width, x to the viewer's right, y down, z towards the camera; recordings differ in
+   framing), so a composed word is already in the frame the store and `translate` use,
 5. joined: each letter's final frame is held `hold_frames` (default 0: a trimmed letter already
    holds its handshape), then `transition_frames` synthetic frames ease (cubic smoothstep, zero
    velocity at both ends) from the last observed position of every joint to its first observed
@@ -393,7 +394,7 @@ class FingerspellingLexicon:
         if max_letter_seconds is not None:
             cap = max(1, round(max_letter_seconds * fps))
             clips = [retime(c, cap) if c.num_frames > cap else c for c in clips]
-        clips = align_to(clips)
+        clips = in_signing_space(clips)
         data, conf = join(clips, transition_frames, hold_frames)
         meta = PoseMeta(
             id=f"{lang}/fs/{word}",
@@ -453,7 +454,7 @@ def _hand_speed(pose: Pose, sw: float) -> np.ndarray:
     speed = np.zeros(pose.num_frames)
     if pose.num_frames < 2:
         return speed
-    d = pose.ndim
+    d = 2  # image plane: the letter heuristics were tuned there; MediaPipe depth is the noisiest
     for group in ("left_hand", "right_hand"):
         idx = list(pose.skel.groups[group])
         both = pose.mask[1:, idx] & pose.mask[:-1, idx]  # (t-1, 21)
@@ -515,7 +516,7 @@ def drop_outliers(pose: Pose, max_reach: float = MAX_REACH) -> Pose:
     ref = _frame_of_reference(pose)
     if ref is None:
         return pose
-    d = pose.ndim
+    d = 2  # image plane: the letter heuristics were tuned there; MediaPipe depth is the noisiest
     dist = np.linalg.norm(pose.data[..., :d] - ref[0][:d], axis=-1) / ref[1]
     bad = pose.mask & (dist > max_reach)
     if not bad.any():
@@ -570,7 +571,7 @@ def _frame_of_reference(pose: Pose) -> tuple[np.ndarray, float] | None:
     both = (c[:, LEFT_SHOULDER] > 0) & (c[:, RIGHT_SHOULDER] > 0)
     if not both.any():
         return None
-    d = pose.ndim
+    d = 2  # image plane: the letter heuristics were tuned there; MediaPipe depth is the noisiest
     width = np.linalg.norm(
         pose.data[both, LEFT_SHOULDER, :d] - pose.data[both, RIGHT_SHOULDER, :d], axis=-1
     )
@@ -607,6 +608,27 @@ def align_to(clips: list[Pose]) -> list[Pose]:
             )
         )
     return out
+
+
+def in_signing_space(clips: list[Pose]) -> list[Pose]:
+    """Every clip in the signing space (data/space.py: neck at 0, unit the shoulder width), so
+    clips of different recordings, letters or a model's output join into one body. Sides are
+    taken as labelled (no mirroring). A clip without both shoulders is aligned to the others
+    with `align_to`, as before."""
+    from .space import to_signing_space
+
+    out: list[Pose | None] = []
+    for clip in clips:
+        try:
+            out.append(to_signing_space(clip, mirror=False))
+        except DataError:
+            out.append(None)
+    if all(c is None for c in out):
+        return align_to(clips)
+    ref = next(c for c in out if c is not None)
+    return [
+        c if c is not None else align_to([ref, clip])[1] for c, clip in zip(out, clips, strict=True)
+    ]
 
 
 def _edge(pose: Pose, last: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,9 @@ Columns (CSV/TSV header, or JSONL object keys; only `path` is required):
     start, end       seconds into the clip (decimals allowed; How2Sign's CSVs use seconds);
                      empty: from the start / to the end; `start_ms` / `end_ms` give milliseconds
                      (the unit of spoken-to-signed lexicons) instead
+    mirror           1 (yes/true): the clip's left and right labels are the viewer's, swap them;
+                     0 (no/false): never swap; empty or "auto": the build decides per clip
+                     (data/space.py)
 
 Any other column travels in `meta.extra` as a string. A row whose path holds several clips (a
 `.skels` file, a folder of OpenPose clips, a lexicon) gives each clip the id `<row id>/<clip id>`;
@@ -52,8 +55,26 @@ from ..pose import Pose
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl")
 TEXT_FIELDS = ("text", "gloss", "signer", "spoken_language")
 KNOWN_COLUMNS = frozenset(
-    ("path", "language", "split", "id", "fps", "start", "end", "start_ms", "end_ms", *TEXT_FIELDS)
-)
+    ("path", "language", "split", "id", "fps", "start", "end", "start_ms", "end_ms", "mirror",
+     *TEXT_FIELDS)
+)  # fmt: skip
+MIRROR_VALUES = {"1": True, "yes": True, "true": True, "0": False, "no": False, "false": False,
+                 "auto": None, "": None}  # fmt: skip
+
+
+def parse_mirror(value: Any, where: Path | str, line: int | None = None,
+                 fld: str = "mirror") -> bool | None:  # fmt: skip
+    """A mirror setting: True (swap left/right labels), False (never), None (auto)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    key = str(value).strip().lower()
+    if key not in MIRROR_VALUES:
+        raise DataError(f"{value!r} is not a mirror setting (1, 0 or auto)", where, line, fld)
+    return MIRROR_VALUES[key]
+
+
 SPLITS = ("train", "dev", "test")
 SPLIT_ALIASES = {"val": "dev", "valid": "dev", "validation": "dev", "development": "dev"}
 
@@ -112,6 +133,7 @@ class ManifestRow:
     start: float | None = None  # seconds
     end: float | None = None  # seconds
     extra: dict[str, Any] = field(default_factory=dict)
+    mirror: bool | None = None  # None: auto (data/space.py)
 
     @property
     def where(self) -> str:
@@ -250,6 +272,7 @@ def read_manifest(path: str | Path, language: str | None = None) -> Iterator[Man
             start=start,
             end=end,
             extra=extra,
+            mirror=parse_mirror(raw.get("mirror"), manifest, lineno),
         )
 
 

@@ -71,7 +71,11 @@ class CanvasTransform:
 
 
 def fit_to_canvas(
-    pose: Pose, width: int = 512, height: int = 512, margin: float = 0.08
+    pose: Pose,
+    width: int = 512,
+    height: int = 512,
+    margin: float = 0.08,
+    extent: tuple[float, float, float, float] | None = None,
 ) -> tuple[np.ndarray, CanvasTransform]:
     """Map the clip into a width x height canvas; returns xy (t, j, 2) float pixels (NaN = missing).
 
@@ -79,7 +83,8 @@ def fit_to_canvas(
     canvas minus `margin` (a fraction of each side) and centred, so no observed joint lands
     outside [0, width-1] x [0, height-1]. Units do not matter: normalised clips
     (`meta.extra["norm"]`) only differ from their pixel originals by one uniform scale and shift,
-    which this fit absorbs, so the stats are not needed.
+    which this fit absorbs, so the stats are not needed. `extent` = (x0, y0, x1, y1) in pose units
+    fits that window instead of the clip's box, so several poses share one scale (contact sheets).
     """
     if width < 2 or height < 2:
         raise UsageError(f"canvas must be at least 2x2 pixels, got {width}x{height}")
@@ -93,6 +98,8 @@ def fit_to_canvas(
         )
     pts = pose.data[seen][:, :2].astype(np.float64)  # (n, 2)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
+    if extent is not None:
+        lo, hi = np.array(extent[:2], np.float64), np.array(extent[2:], np.float64)
     size = hi - lo  # (2,)
     avail = np.array([width - 1, height - 1], dtype=np.float64) * (1.0 - 2.0 * margin)
     with np.errstate(divide="ignore"):
@@ -177,6 +184,7 @@ def draw_frames(
     caption: str | None = None,
     margin: float = 0.08,
     antialias: bool = True,
+    extent: tuple[float, float, float, float] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield one RGB frame (height, width, 3) uint8 per pose frame.
 
@@ -190,7 +198,7 @@ def draw_frames(
     lines, fscale, fthick, line_h, strip = (
         _caption_layout(caption, width, height) if caption else ([], 0.0, 1, 0, 0)
     )
-    xy, _ = fit_to_canvas(pose, width, height - strip, margin)  # (t, j, 2)
+    xy, _ = fit_to_canvas(pose, width, height - strip, margin, extent)  # (t, j, 2)
     sk = pose.skel
     hands = set(sk.groups.get("hands", ()))
     body_th = max(2, round(min(width, height) / 110))
@@ -229,6 +237,22 @@ def draw_frames(
             r = hand_r if j in hands else body_r
             cv2.circle(img, tuple(p[j]), r, joint_colour[j], -1, line_type, _SHIFT)
         yield img
+
+
+def draw_frame(
+    pose: Pose,
+    index: int = 0,
+    width: int = 512,
+    height: int = 512,
+    caption: str | None = None,
+    extent: tuple[float, float, float, float] | None = None,
+) -> np.ndarray:
+    """One frame of `pose` as an RGB image (height, width, 3), drawn as `draw_frames` does;
+    `extent` fixes the window in pose units (see `fit_to_canvas`)."""
+    if not 0 <= index < pose.num_frames:
+        raise UsageError(f"frame {index} out of range: the pose has {pose.num_frames} frames")
+    one = pose.select_frames(slice(index, index + 1))
+    return next(draw_frames(one, width, height, caption, extent=extent))
 
 
 def _frame_rate(fps: float) -> Fraction:

@@ -65,7 +65,19 @@ def _bare_pose_folder(folder: Path) -> Iterator[Pose]:
 
 def read_poses(path: str | Path, fmt: str | None = None, **opts: Any) -> Iterator[Pose]:
     """Stream every clip at `path`. Options: scale/fps/language (skels), fps (openpose),
-    variant (pose: "image" or "world"), language (lexicon: keep one sign language)."""
+    variant (pose: "image" or "world"), language (lexicon: keep one sign language), mirror
+    (any format: True swaps the left/right labels, see data/space.py).
+
+    Clips come in the file's own units and labels (a round trip changes nothing); the build puts
+    them into the signing space (`data.space.to_signing_space`), where Progressive Transformers'
+    PHOENIX `.skels`, whose left/right are the viewer's, get their sides swapped."""
+    if opts.get("mirror"):
+        from ..space import swap_sides
+
+        rest = {k: v for k, v in opts.items() if k != "mirror"}
+        for pose in read_poses(path, fmt, **rest):
+            yield swap_sides(pose)
+        return
     p = Path(path)
     fmt = fmt or detect_format(p)
     if fmt not in FORMATS:

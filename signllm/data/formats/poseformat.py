@@ -4,7 +4,9 @@ Readers map into the standard 50-joint skeleton (see signllm.skeleton):
 - MediaPipe Holistic, full (33 body points) or pose-format's "reduced" (8 body points, 128 face
   points; the nose is then estimated from the face mesh), optionally with POSE_WORLD_LANDMARKS
   (`variant="world"`: the body from world landmarks, each hand scaled into that space and hung
-  on its wrist). The neck is the mid-point of the shoulders.
+  on its wrist). The neck is the mid-point of the shoulders. z is turned into the signing space's
+  depth (data/space.py): multiplied by the frame width (image landmarks) and negated, so it grows
+  towards the camera in the same units as x and y.
 - OpenPose BODY_25 + hands as written by pose-format (components pose_keypoints_2d, ...).
 - Our own skeleton (component PROMPT2SIGN50), as written by `write_pose_file`.
 Only pose-format's reader is used: importing its holistic helpers would pull in mediapipe.
@@ -124,7 +126,9 @@ def _xyz(d: np.ndarray) -> np.ndarray:
     return np.concatenate([d, np.zeros((*d.shape[:-1], 3 - d.shape[-1]), d.dtype)], axis=-1)
 
 
-def _from_mediapipe(comps: dict, path: Path, variant: Variant) -> tuple[np.ndarray, np.ndarray]:
+def _from_mediapipe(
+    comps: dict, path: Path, variant: Variant, frame_width: float
+) -> tuple[np.ndarray, np.ndarray]:
     _body_pts, body_d, _body_c = comps["POSE_LANDMARKS"]
     t = body_d.shape[0]
     data = np.zeros((t, NUM_JOINTS, 3), np.float32)
@@ -146,6 +150,13 @@ def _from_mediapipe(comps: dict, path: Path, variant: Variant) -> tuple[np.ndarr
         d, c = _take(comps["FACE_LANDMARKS"], names, path)
         data[:, 0] = np.einsum("tnd,n->td", _xyz(d), weights)
         conf[:, 0] = c.min(axis=1)
+    # Depth: MediaPipe's z is on the scale of normalised x (a fraction of the frame width) and
+    # smaller is closer to the camera; ours grows towards the camera in x's units (data/space.py).
+    # World landmarks share one unit on all axes: only the sign changes.
+    z_scale = -1.0 if use_world else -float(frame_width)
+    data[..., 2] *= z_scale
+    if not use_world:
+        data[..., 2] *= _body_depth_scale(data, conf)
     both = np.minimum(conf[:, LEFT_SHOULDER], conf[:, RIGHT_SHOULDER])
     data[:, 1] = (data[:, LEFT_SHOULDER] + data[:, RIGHT_SHOULDER]) / 2
     conf[:, 1] = both
@@ -158,6 +169,7 @@ def _from_mediapipe(comps: dict, path: Path, variant: Variant) -> tuple[np.ndarr
             continue
         hd, hc = _take(comps[key], list(MEDIAPIPE_HAND21), path)
         hd = _xyz(hd).astype(np.float32)  # (t, 21, 3)
+        hd[..., 2] *= -float(frame_width)  # hand z: like the body's (relative to its wrist)
         seen = (hc[:, 0] > 0) & (conf[:, wrist] > 0)
         if use_world:
             # Hands have no world landmarks: scale each hand by the body's world/image ratio
@@ -176,6 +188,41 @@ def _from_mediapipe(comps: dict, path: Path, variant: Variant) -> tuple[np.ndarr
     data[conf == 0] = 0.0
     merge_wrists(data, conf, _WRISTS)
     return data, conf
+
+
+_ARM_BONES = ((2, 3), (3, 4), (5, 6), (6, 7))  # shoulder-elbow, elbow-wrist, right then left
+
+
+def _body_depth_scale(data: np.ndarray, conf: np.ndarray) -> float:
+    """Factor in [0, 1] for the body's image-landmark z, fitted so the arms keep their length.
+
+    MediaPipe's body z is on x's scale only in name: on the bundled samples an elbow-to-wrist
+    bone spans 1.5-5 shoulder widths in depth while it is 0.6-0.9 long. A bone of true length L
+    seen with image length l has depth sqrt(L^2 - l^2); L is taken as the 95th percentile of the
+    image length over the clip (the bone seen side-on; the lifting starts the same way), shared
+    by left and right, and one k per clip minimises sum (l^2 + k^2 dz^2 - L^2)^2 over the arm
+    bones' frames. The sign of every depth (which joint is closer) stays MediaPipe's.
+    data (t, 50, 3), conf (t, 50); 1.0 when there is nothing to fit.
+    """
+    num = den = 0.0
+    for k in (0, 1):  # upper arm, forearm: one length for both sides
+        pairs = [_ARM_BONES[k], _ARM_BONES[k + 2]]
+        parts = []
+        for a, b in pairs:
+            ok = (conf[:, a] > 0) & (conf[:, b] > 0)
+            v = data[ok, b].astype(np.float64) - data[ok, a]
+            parts.append(v)
+        v = np.concatenate(parts)
+        if len(v) < 2:
+            continue
+        l2 = (v[:, :2] ** 2).sum(-1)
+        dz2 = v[:, 2] ** 2
+        big = np.percentile(l2, 95)
+        num += float((dz2 * (big - l2)).sum())
+        den += float((dz2 * dz2).sum())
+    if den <= 0:
+        return 1.0
+    return float(np.sqrt(np.clip(num / den, 0.0, 1.0)))
 
 
 def _from_openpose(comps: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -211,7 +258,7 @@ def read_pose_file(path: str | Path, variant: Variant = "auto") -> Pose:
         ndim = 3 if data.shape[-1] >= 3 else 2
         data = _xyz(data).astype(np.float32)
     elif "POSE_LANDMARKS" in names:
-        data, conf = _from_mediapipe(comps, path, variant)
+        data, conf = _from_mediapipe(comps, path, variant, pf.header.dimensions.width or 1)
         ndim = 3
     elif "pose_keypoints_2d" in names:
         data, conf = _from_openpose(comps, path)

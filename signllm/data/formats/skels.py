@@ -9,6 +9,11 @@ lines may carry a split prefix ("test/25October_2010_Monday_tagesschau-17").
 Reading multiplies by the scale (default 3, Progressive Transformers' files, which are the ones
 people have); pass `scale=9` for Prompt2Sign's. A joint whose three values all read 0.016 is
 missing: a lone 0.016 is kept as a value, since real coordinates take that value too.
+
+Sides: in Progressive Transformers' PHOENIX files the joints labelled `right_*` are on the viewer's
+right (the coordinates are the camera's, the labels the viewer's; evidence in data/space.py). The
+reader keeps the file's labels, so our own `.skels` round-trip unchanged; the build's default
+`mirror=auto` swaps such clips' labels, and `read_poses(path, mirror=True)` does it by hand.
 """
 
 from __future__ import annotations

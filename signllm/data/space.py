@@ -1,0 +1,217 @@
+"""The one signing space every clip is stored, trained and generated in.
+
+Convention (all sources, all outputs of the build and of `translate`):
+
+- origin: the neck joint (its median position over the clip, so the body's own sway is kept);
+- unit: the signer's shoulder width, the median over the clip of the distance between the two
+  shoulder joints (3D where the clip is 3D). Never the clip's coordinate spread: a clip where the
+  hands move a lot must not make the body smaller;
+- x: to the viewer's right, as in a front-facing video. The signer's right shoulder is at
+  x = -0.5, the left at x = +0.5, and joints named `right_*` belong to the signer's right side;
+- y: DOWN, as in images (the head has negative y; the renderer draws y down, so people stand
+  upright);
+- z: towards the camera, in the same unit: hands in front of the chest have z > 0. (x right,
+  y down, z towards the viewer is a left-handed frame; it is the depth sign of the lifting and of
+  the Progressive Transformers `.skels`.)
+
+Sources and what they need (evidence from the bundled samples, docs/signing_space.png):
+
+- How2Sign OpenPose JSON -> `lift`: already this frame (x right, y down, z towards the camera).
+- MediaPipe `.pose` (lexicons, fingerspelling letters, AUTSL, pose-format's samples): x and y in
+  pixels, but z in MediaPipe's normalised units (a fraction of the image width, smaller = closer
+  to the camera). `formats.poseformat` multiplies z by the frame width and flips its sign, so depth
+  has the same scale as x and y and the same direction as everywhere else.
+- PHOENIX-2014T `.skels` (Progressive Transformers): the joints labelled `right_*` sit on the
+  viewer's RIGHT (x = +0.5 after centring, all 15 bundled clips), y is down, and hands are at z > 0.
+  Two fixes would put the right shoulder at x < 0: reflect x (the labels were anatomical and the
+  coordinates mirrored) or swap the left/right labels (the coordinates are the camera's and the
+  labels the viewer's). The data pick the second. The hand the file labels `left` is the active
+  one: its wrist is held higher (median height) in 14 of the 15 clips and travels farther in 12,
+  as the dominant hand of right-handed interpreters does (a reflection would leave the signers
+  left-handed). And the hand chirality (palm normal (index_mcp - wrist) x (pinky_mcp - wrist)
+  against the finger curl) of the hand labelled `left` has the sign of MediaPipe's right hands in
+  this frame (weakly: PHOENIX hands are nearly flat). So `swap_sides` (a relabelling, no
+  coordinate change) is the fix, applied when `mirror` says so.
+
+Mirroring. `to_signing_space(pose, mirror=None)` swaps the left/right labels when the clip's
+right shoulder sits on the viewer's right in most frames (a front-facing signer's right shoulder
+cannot: the sides were labelled from the viewer); `mirror=True`/`False` forces it. Independently,
+`right_hand_on_left` measures how often the right hand's joints sit on the body's left (x > 0 in
+this frame) and `is_flagged` flags a clip where that holds for most frames: a mirrored source the
+option did not fix (or a left-handed signer). The build counts both per source and language.
+
+Going back: `meta.extra["norm"]` holds the neck and width in the source's units as
+`clean.NormStats` (mean = neck, std = width), so `clean.denormalize` returns to the source's
+units; `meta.extra["space"]` says what was done (mirrored, auto or forced, the flag).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from ..pose import Pose
+
+SPACE_KEY = "space"  # meta.extra key: what to_signing_space did
+FLAG_FRACTION = 0.5  # right hand on the body's left in more than this fraction of frames: flagged
+
+
+def _idx(pose: Pose, name: str) -> int:
+    return pose.skel.index(name)
+
+
+def body_frame(pose: Pose) -> tuple[np.ndarray, float] | None:
+    """(neck (3,), shoulder width) in the pose's units, medians over the clip; None if no frame
+    sees both shoulders (or the width is 0)."""
+    ls, rs, nk = _idx(pose, "left_shoulder"), _idx(pose, "right_shoulder"), _idx(pose, "neck")
+    m = pose.mask
+    both = m[:, ls] & m[:, rs]
+    if not both.any():
+        return None
+    d = 3 if pose.ndim == 3 else 2
+    v = pose.data[both, ls, :d].astype(np.float64) - pose.data[both, rs, :d]
+    width = float(np.median(np.linalg.norm(v, axis=-1)))
+    if not width > 0:
+        return None
+    if m[:, nk].any():
+        neck = np.median(pose.data[m[:, nk], nk].astype(np.float64), axis=0)
+    else:  # no neck joint seen: the shoulders' mid-point (MediaPipe's neck is exactly that)
+        mid = (pose.data[both, ls].astype(np.float64) + pose.data[both, rs]) / 2
+        neck = np.median(mid, axis=0)
+    if pose.ndim == 2:
+        neck[2] = 0.0
+    return neck, width
+
+
+def right_shoulder_on_viewer_right(pose: Pose) -> float:
+    """Fraction of frames (seeing both shoulders) whose right shoulder has the larger x; NaN if none.
+
+    Near 1 means the sides are labelled from the viewer (or the signer shows their back)."""
+    ls, rs = _idx(pose, "left_shoulder"), _idx(pose, "right_shoulder")
+    both = pose.mask[:, ls] & pose.mask[:, rs]
+    if not both.any():
+        return float("nan")
+    return float((pose.data[both, rs, 0] > pose.data[both, ls, 0]).mean())
+
+
+def right_hand_on_left(pose: Pose) -> float:
+    """Fraction of frames whose right-hand joints (wrist and hand, mean of the seen ones) sit on
+    the body's left of the neck (larger x than the neck); NaN if the right hand is never seen."""
+    sk = pose.skel
+    hand = [_idx(pose, "right_wrist"), *sk.groups["right_hand"]]
+    nk = _idx(pose, "neck")
+    m = pose.mask[:, hand]  # (t, h)
+    seen = m.any(axis=1) & pose.mask[:, nk]
+    if not seen.any():
+        return float("nan")
+    x = pose.data[:, hand, 0]  # (t, h)
+    mean_x = (x * m).sum(axis=1)[seen] / m.sum(axis=1)[seen]
+    return float((mean_x > pose.data[seen, nk, 0]).mean())
+
+
+def is_flagged(pose: Pose) -> bool:
+    """The right hand sits on the body's left for most frames (module doc)."""
+    f = right_hand_on_left(pose)
+    return bool(f == f and f > FLAG_FRACTION)
+
+
+def swap_sides(pose: Pose) -> Pose:
+    """The same coordinates with left and right joint labels exchanged (a relabelling)."""
+    perm = pose.skel.mirror
+    return dataclasses.replace(
+        pose,
+        data=pose.data[:, perm].copy(),
+        confidence=pose.confidence[:, perm].copy(),
+        meta=dataclasses.replace(pose.meta, extra=dict(pose.meta.extra)),
+    )
+
+
+def to_signing_space(pose: Pose, mirror: bool | None = None) -> Pose:
+    """The clip in the signing space (module doc): sides fixed, neck at 0, shoulder width 1.
+
+    `mirror`: None swaps the left/right labels when the right shoulder sits on the viewer's right
+    in most frames; True/False force it. Raises DataError when no frame sees both shoulders (the
+    clip has no body to measure).
+    """
+    from .clean import NORM_KEY, NormStats
+
+    auto = mirror is None
+    if auto:
+        f = right_shoulder_on_viewer_right(pose)
+        mirror = bool(f == f and f > 0.5)
+    if mirror:
+        pose = swap_sides(pose)
+    ref = body_frame(pose)
+    if ref is None:
+        raise DataError(
+            f"clip {pose.meta.id or '(no id)'}: no frame sees both shoulders, so it cannot be "
+            "placed in the signing space (origin neck, unit shoulder width)",
+            pose.meta.source or None,
+        )
+    neck, width = ref
+    seen = pose.mask[..., None]
+    data = np.where(seen, (pose.data - neck) / width, 0.0).astype(np.float32)
+    if pose.ndim == 2:
+        data[..., 2] = 0.0
+    stats = NormStats(mean=(float(neck[0]), float(neck[1]), float(neck[2])), std=width)
+    extra: dict[str, Any] = dict(pose.meta.extra)
+    if NORM_KEY in extra:  # already normalised once: keep the way back to the first units
+        prev = NormStats.from_dict(extra[NORM_KEY])
+        mean = tuple(a + prev.std * b for a, b in zip(prev.mean, stats.mean, strict=True))
+        stats = NormStats(mean=mean, std=prev.std * stats.std)  # type: ignore[arg-type]
+    extra[NORM_KEY] = stats.to_dict()
+    out = dataclasses.replace(
+        pose, data=data, confidence=pose.confidence.copy(), meta=dataclasses.replace(pose.meta)
+    )
+    hand_left = right_hand_on_left(out)
+    extra[SPACE_KEY] = {
+        "mirrored": bool(mirror),
+        "mirror": "auto" if auto else bool(mirror),
+        "right_hand_on_left": None if hand_left != hand_left else round(hand_left, 3),
+        "flagged": is_flagged(out),
+    }
+    out.meta.extra = extra
+    return out
+
+
+def check_space(pose: Pose, tol: float = 0.05) -> list[str]:
+    """What is wrong with a clip that should be in the signing space (empty list: nothing).
+
+    Used by the tests and handy on any store clip: right shoulder at x < 0, shoulder width 1 +/-
+    `tol`, neck at the origin, head above the shoulders (y down), depth bounded (|z| < 2 for 99% of
+    the points).
+    """
+    problems = []
+    ref = body_frame(pose)
+    if ref is None:
+        return ["no frame sees both shoulders"]
+    neck, width = ref
+    if abs(width - 1) > tol:
+        problems.append(f"shoulder width {width:.3f}, not 1 +/- {tol}")
+    if np.abs(neck).max() > tol:
+        problems.append(f"neck at {np.round(neck, 3).tolist()}, not the origin")
+    rs, nose = _idx(pose, "right_shoulder"), _idx(pose, "nose")
+    if np.median(pose.data[pose.mask[:, rs], rs, 0]) >= 0:
+        problems.append("right shoulder not at x < 0")
+    if pose.mask[:, nose].any() and np.median(pose.data[pose.mask[:, nose], nose, 1]) >= 0:
+        problems.append("head not above the neck (y down)")
+    z = np.abs(pose.data[pose.mask][:, 2])
+    if z.size and np.percentile(z, 99) >= 2:  # a stray estimation glitch may go further
+        problems.append(f"depth out of range: 99th percentile of |z| {np.percentile(z, 99):.2f}")
+    return problems
+
+
+__all__ = [
+    "FLAG_FRACTION",
+    "SPACE_KEY",
+    "body_frame",
+    "check_space",
+    "is_flagged",
+    "right_hand_on_left",
+    "right_shoulder_on_viewer_right",
+    "swap_sides",
+    "to_signing_space",
+]
