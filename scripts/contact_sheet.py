@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from signllm.cli import samples_dir
+from signllm.assets import samples_dir
 from signllm.data.build import ClipOptions, enumerate_tasks, process_clip
 from signllm.data.fingerspell import SAMPLE_LEXICON, FingerspellingLexicon
 from signllm.data.space import body_frame

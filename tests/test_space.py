@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signllm.cli import samples_dir
+from signllm.assets import samples_dir
 from signllm.data.build import (
     ClipOptions,
     Source,
