@@ -6,8 +6,12 @@
     >>> t.pose, t.fingerspelled                                   # doctest: +SKIP
 
 The CLI (`signllm translate`) and the HTTP server wrap exactly this. A `Translator` loads its
-models once. Words the model never saw are fingerspelled from real letter recordings where the
-language has an alphabet in the fingerspelling lexicon, and the result says which words were.
+models once. A model with a character-aware tokenizer (`CharVocab`, the training default) signs
+every word itself: a word it has no token for goes in as a fingerspelled gloss (``fs-REGEN``: its
+letters), which it learned from fingerspelled clips. With a word-level tokenizer (older models,
+such as the shipped default) words the model never saw are fingerspelled from real letter
+recordings where the language has an alphabet in the fingerspelling lexicon; the result says
+which words were.
 
 A model folder is either one checkpoint (`signllm train` output: config.json + model.safetensors
 + tokenizers) or a bundle with up to three of them: `mlsf/` (one group per language), `prompt/`
@@ -229,19 +233,21 @@ class Translator:
             f"the {mode} model has no {code}; its languages: {have} (or use mode fingerspelling)"
         )
 
-    def _plan_mlsf(self, text: str, code: str) -> list[tuple[str, str]]:
-        from .text.tokenizers import UNK_ID
+    def _plan_mlsf(self, text: str, code: str) -> list[tuple[str, ...]]:
+        from .text.tokenizers import UNK_ID, CharVocab, split_words
 
         tok = self.mlsf.tokenizers[code]
+        if isinstance(tok, CharVocab):
+            return [_char_plan(tok, w, code) for w in split_words(text)]
         kind = self.mlsf.config.get("inputs", {}).get(code, "text")
         # gloss inputs keep their case (glosses are upper-case words), not their punctuation
         words = [w.strip(_PUNCT) for w in text.split()] if kind == "gloss" else _words(text)
         words = [w for w in words if w]
         return [("model" if _token_id(tok, w) != UNK_ID else "fingerspell", w) for w in words]
 
-    def _plan_prompt(self, text: str, code: str) -> list[tuple[str, str]]:
+    def _plan_prompt(self, text: str, code: str) -> list[tuple[str, ...]]:
         from .models.prompt2langgloss import canonical_prompt
-        from .text.tokenizers import UNK_ID
+        from .text.tokenizers import UNK_ID, CharVocab, split_words
 
         tm = self.prompt_text
         if tm is not None and code in tm.gloss_languages:
@@ -252,7 +258,11 @@ class Translator:
         else:  # languages without glosses sign their own words
             words = _words(text)
         vocab = self.prompt.tokenizers[code]
-        plan = []
+        if isinstance(vocab, CharVocab):
+            if not (tm is not None and code in tm.gloss_languages):
+                words = split_words(text)
+            return [_char_plan(vocab, w, code) for w in words]
+        plan: list[tuple[str, ...]] = []
         for w in words:
             if _token_id(vocab, f"{code}:{w}") not in (None, UNK_ID):
                 plan.append(("model", w))
@@ -261,19 +271,23 @@ class Translator:
         return plan
 
     def _realise(
-        self, plan: list[tuple[str, str]], code: str, mode: str, limit: int
+        self, plan: list[tuple[str, ...]], code: str, mode: str, limit: int
     ) -> tuple[list[Pose], list[tuple[str, str]]]:
-        """Group consecutive model words into runs; generate all runs in one batch."""
+        """Group consecutive model words into runs; generate all runs in one batch.
+
+        A plan item is (how, word) or (how, word, model input) when the model reads the word
+        in another form (``fs-REGEN`` for an unknown word of a character-aware model)."""
         runs: list[list[str]] = []
         order: list[tuple[str, Any]] = []
         words: list[tuple[str, str]] = []
-        for how, w in plan:
+        for how, w, *given in plan:
             if how == "model":
+                x = given[0] if given else w
                 if order and order[-1][0] == "run":
-                    runs[order[-1][1]].append(w)
+                    runs[order[-1][1]].append(x)
                 else:
                     order.append(("run", len(runs)))
-                    runs.append([w])
+                    runs.append([x])
                 words.append((w, "model"))
             elif code in self.lexicon.languages and self.lexicon.can_spell(w, code):
                 order.append(("fs", w))
@@ -321,6 +335,23 @@ def _words(text: str) -> list[str]:
     from .models.prompt2langgloss import text_words
 
     return text_words(text)
+
+
+def _char_plan(tok: Any, word: str, code: str) -> tuple[str, str, str]:
+    """A character-aware model signs every word: known words as they are, fingerspelled glosses
+    as they are, any other word as its fingerspelled gloss (the model spells it, letter by letter,
+    as it learned from fingerspelled clips), never from the lexicon merely for being unknown."""
+    from .text.tokenizers import FINGERSPELL_PREFIX
+
+    if word.startswith(FINGERSPELL_PREFIX):
+        return ("model", word[len(FINGERSPELL_PREFIX) :].lower(), word)
+    if tok.knows_word(word, code):
+        return ("model", word, word)
+    # glosses write letters in upper case, unless that changes them (ß would become SS)
+    letters = (
+        word if tok.lowercase else "".join(c.upper() if len(c.upper()) == 1 else c for c in word)
+    )
+    return ("model", word, FINGERSPELL_PREFIX + letters)
 
 
 def _token_id(tok: Any, token: str) -> int | None:

@@ -225,7 +225,7 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     from ..models.mlsf import MLSF
     from ..models.progressive import ProgressiveConfig
     from ..models.prompt2langgloss import SharedPoseModel
-    from ..text.tokenizers import LangWordVocab
+    from ..text.tokenizers import LangCharVocab, LangWordVocab
 
     root = resolve(directory)
     config = read_config(root)
@@ -262,8 +262,10 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     else:
         cfg = model_config(config["model"], "model")
         vocab = next(iter(tokenizers.values()), None)
-        if not isinstance(vocab, LangWordVocab):
-            raise DataError("mode prompt needs a lang_word tokenizer", root / tokenizer_file(None))
+        if not isinstance(vocab, LangWordVocab | LangCharVocab):
+            raise DataError(
+                "mode prompt needs a lang_char or lang_word tokenizer", root / tokenizer_file(None)
+            )
         check_vocab_size(vocab, cfg.vocab_size, root / config["tokenizers"][config["languages"][0]])
         model = SharedPoseModel(vocab, cfg)
 
