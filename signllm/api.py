@@ -341,8 +341,10 @@ def _char_plan(tok: Any, word: str, code: str) -> tuple[str, str, str]:
     """A character-aware model signs every word: known words as they are, fingerspelled glosses
     as they are, any other word as its fingerspelled gloss (the model spells it, letter by letter,
     as it learned from fingerspelled clips), never from the lexicon merely for being unknown."""
-    from .text.tokenizers import FINGERSPELL_PREFIX
+    from .text.tokenizers import FINGERSPELL_PREFIX, UNK
 
+    if word == UNK:  # a text stage that produced <unk> gives nothing to spell
+        return ("fingerspell", word, word)
     if word.startswith(FINGERSPELL_PREFIX):
         return ("model", word[len(FINGERSPELL_PREFIX) :].lower(), word)
     if tok.knows_word(word, code):
