@@ -6,8 +6,12 @@
     >>> t.pose, t.fingerspelled                                   # doctest: +SKIP
 
 The CLI (`signllm translate`) and the HTTP server wrap exactly this. A `Translator` loads its
-models once. Words the model never saw are fingerspelled from real letter recordings where the
-language has an alphabet in the fingerspelling lexicon, and the result says which words were.
+models once. A model with a character-aware tokenizer (`CharVocab`, the training default) signs
+every word itself: a word it has no token for goes in as a fingerspelled gloss (``fs-REGEN``: its
+letters), which it learned from fingerspelled clips. With a word-level tokenizer (older models,
+such as the shipped default) words the model never saw are fingerspelled from real letter
+recordings where the language has an alphabet in the fingerspelling lexicon; the result says
+which words were.
 
 A model folder is either one checkpoint (`signllm train` output: config.json + model.safetensors
 + tokenizers) or a bundle with up to three of them: `mlsf/` (one group per language), `prompt/`
@@ -272,10 +276,12 @@ class Translator:
             f"the {mode} model has no {code}; its languages: {have} (or use mode fingerspelling)"
         )
 
-    def _plan_mlsf(self, text: str, code: str) -> list[tuple[str, str]]:
-        from .text.tokenizers import UNK_ID
+    def _plan_mlsf(self, text: str, code: str) -> list[tuple[str, ...]]:
+        from .text.tokenizers import UNK_ID, CharVocab, split_words
 
         tok = self.mlsf.tokenizers[code]
+        if isinstance(tok, CharVocab):
+            return [_char_step(tok, w, code) for w in split_words(text)]
         kind = self.mlsf.config.get("inputs", {}).get(code, "text")
         # gloss inputs keep their case (glosses are upper-case words), not their punctuation
         words = [w.strip(_PUNCT) for w in text.split()] if kind == "gloss" else _words(text)
@@ -290,20 +296,25 @@ class Translator:
         The learned stage writes glosses, not words: each gloss is matched to the input word it
         spells (in order); a word with no gloss is fingerspelled when the stage has no gloss for
         it (its vocabulary is closed), and dropped, with that reason, when it has one but left it
-        out. Glosses that match no word are signed and reported with word "".
+        out. Glosses that match no word are signed and reported with word "". A character-aware
+        pose model signs every gloss and word itself (spelling the ones it has no sign for).
         """
-        from .text.tokenizers import UNK_ID
+        from .text.tokenizers import UNK_ID, CharVocab, split_words
 
-        words = _words(text)
         vocab = self.prompt.tokenizers[code]
+        chars = isinstance(vocab, CharVocab)
+        words = split_words(text) if chars else _words(text)
         known = _gloss_index(vocab, code)  # spelling key -> the pose model's gloss
         tm = self.prompt_text
         if tm is None or code not in tm.gloss_languages:
             plan: list[tuple[str, ...]] = []
             for w in words:
                 g = known.get(_key(w))
-                plan.append(("model", g, w, "") if g else
-                            ("fingerspell", w, w, "no gloss for it in the model"))  # fmt: skip
+                if chars:
+                    plan.append(_char_step(vocab, g or w, code, w))
+                else:
+                    plan.append(("model", g, w, "") if g else
+                                ("fingerspell", w, w, "no gloss for it in the model"))  # fmt: skip
             return plan, "template"
         # learned mode with `language` gives the model `<gsg> text`, as in training (the
         # prompt itself was split already; a second marker in front made it another input)
@@ -321,9 +332,12 @@ class Translator:
         for gi, g in enumerate(glosses):
             w = words[matched[gi]] if gi in matched else ""  # "": a gloss of no input word
             last = matched.get(gi, last)
-            if _token_id(vocab, f"{code}:{g}") not in (None, UNK_ID):
-                why = "" if w else "the learned prompt stage wrote it for no input word"
-                step: tuple[str, ...] = ("model", g, w, why, g)
+            why = "" if w else "the learned prompt stage wrote it for no input word"
+            step: tuple[str, ...]
+            if chars:
+                step = (*_char_step(vocab, g, code, w)[:3], why, g)
+            elif _token_id(vocab, f"{code}:{g}") not in (None, UNK_ID):
+                step = ("model", g, w, why, g)
             elif w or g.startswith("fs-"):  # a gloss the pose model lacks: spell its word
                 why = f"the pose model has no sign for the gloss {g}"
                 step = ("fingerspell", w or g[3:].lower(), w, why, g)
@@ -336,6 +350,11 @@ class Translator:
                 continue
             if _key(w) in stage_vocab:
                 step = ("drop", "", w, "the learned prompt stage left it out")
+            elif chars:
+                step = (
+                    *_char_step(vocab, w, code, w)[:3],
+                    "the learned prompt stage has no gloss for it",
+                )
             else:
                 step = ("fingerspell", w, w, "the learned prompt stage has no gloss for it")
             events.append((i, 0, 0, step))
@@ -347,8 +366,9 @@ class Translator:
         """Group consecutive model words into runs; generate all runs in one batch.
 
         A plan step is (how, token) or (how, token, word, reason[, gloss]): how is "model"
-        (token: what the model is given), "fingerspell" (token: the letters) or "drop"; word is
-        the input word it reports (default: token).
+        (token: what the model is given, e.g. ``fs-REGEN`` for an unknown word of a
+        character-aware model), "fingerspell" (token: the letters) or "drop"; word is the
+        input word it reports (default: token).
         """
         runs: list[list[str]] = []
         order: list[tuple[str, Any]] = []
@@ -437,6 +457,26 @@ def _gloss_index(vocab: Any, code: str) -> dict[str, str]:
             if _key(g) not in out or out[_key(g)].startswith("fs-"):
                 out[_key(g)] = g
     return out
+
+
+def _char_step(tok: Any, word: str, code: str, reported: str | None = None) -> tuple[str, ...]:
+    """A character-aware model signs every word: known words as they are, fingerspelled glosses
+    as they are, any other word as its fingerspelled gloss (the model spells it, letter by letter,
+    as it learned from fingerspelled clips), never from the lexicon merely for being unknown."""
+    from .text.tokenizers import FINGERSPELL_PREFIX, UNK
+
+    shown = word if reported is None else reported
+    if word == UNK:  # a text stage that produced <unk> gives nothing to spell
+        return ("drop", "", shown, "the text stage gave <unk>")
+    if word.startswith(FINGERSPELL_PREFIX):
+        return ("model", word, shown or word[len(FINGERSPELL_PREFIX) :].lower(), "")
+    if tok.knows_word(word, code):
+        return ("model", word, shown, "")
+    # glosses write letters in upper case, unless that changes them (ß would become SS)
+    letters = (
+        word if tok.lowercase else "".join(c.upper() if len(c.upper()) == 1 else c for c in word)
+    )
+    return ("model", FINGERSPELL_PREFIX + letters, shown, "")
 
 
 def _token_id(tok: Any, token: str) -> int | None:

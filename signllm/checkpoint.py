@@ -338,11 +338,14 @@ class Parts(NamedTuple):
         except (UsageError, TypeError, ValueError) as e:
             raise DataError(str(e), self.root / CONFIG, field=field) from None
 
-    def tokenizer(self, role: str, vocab_size: int, cls: type | None = None) -> Tokenizer:
+    def tokenizer(
+        self, role: str, vocab_size: int, cls: type | tuple[type, ...] | None = None
+    ) -> Tokenizer:
         """The tokenizer of `role`, checked against the model config's vocabulary size."""
         tok = self.tokenizers[role]
         if cls is not None and not isinstance(tok, cls):
-            raise DataError(f"{role} tokenizer must be a {cls.__name__}", self.file(role))
+            names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+            raise DataError(f"{role} tokenizer must be a {names}", self.file(role))
         check_vocab_size(tok, vocab_size, self.file(role))
         return tok
 
@@ -414,7 +417,7 @@ def _build_pose(parts: Parts) -> nn.Module:
     from .models.mlsf import MLSF
     from .models.progressive import ProgressiveConfig
     from .models.prompt2langgloss import SharedPoseModel
-    from .text.tokenizers import LangWordVocab
+    from .text.tokenizers import LangCharVocab, LangWordVocab
 
     config, cpath = parts.config, parts.root / CONFIG
     if config["kind"] == "mlsf":
@@ -430,7 +433,9 @@ def _build_pose(parts: Parts) -> nn.Module:
     if not config["languages"]:
         raise DataError("a pose checkpoint with no language", cpath, field="languages")
     cfg = parts.model_config(ProgressiveConfig)
-    vocab = parts.tokenizer(config["languages"][0], cfg.vocab_size, LangWordVocab)
+    vocab = parts.tokenizer(
+        config["languages"][0], cfg.vocab_size, (LangCharVocab, LangWordVocab)
+    )
     return SharedPoseModel(vocab, cfg)  # type: ignore[arg-type]
 
 

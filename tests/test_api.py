@@ -171,3 +171,59 @@ def test_cli_translate_errors_exit_2_without_output(tmp_path, capsys):
     assert "unknown output type" in capsys.readouterr().err and not out.exists()
     assert main(["translate", "wetter", "--lang", "klingon"]) == 2
     assert "unknown sign language" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def char_models(tmp_path_factory, samples):
+    """Tiny MLSF and prompt models trained a few steps with the default (character) inputs."""
+    import dataclasses
+
+    import torch
+
+    from signllm.data.formats.skels import read_skels
+    from signllm.data.store import StoreWriter
+    from signllm.train.config import TrainConfig
+    from signllm.train.trainer import train
+
+    root = tmp_path_factory.mktemp("char_api")
+    with StoreWriter(root / "store") as w:
+        for split in ("train", "dev"):
+            for p in read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"):
+                w.add(p, split=split)
+                meta = dataclasses.replace(p.meta, id=p.meta.id + "-ase", language="ase", gloss="")
+                w.add(dataclasses.replace(p, meta=meta), split=split)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = {}
+    for mode in ("mlsf", "prompt"):
+        cfg = TrainConfig(
+            data=str(root / "store"), out=str(root / mode), mode=mode, steps=2, batch_size=4,
+            max_clip_frames=16, warmup_steps=1, eval_every=0, checkpoint_every=0, progress=False,
+        )  # fmt: skip
+        out[mode] = Translator(train(cfg).last, max_frames=20)
+    torch.set_num_threads(threads)
+    return out
+
+
+@pytest.mark.parametrize("mode", ["mlsf", "prompt"])
+def test_character_models_sign_unknown_words_themselves(char_models, mode):
+    from signllm.text.tokenizers import CharVocab
+
+    tr = char_models[mode]
+    ckpt = tr.mlsf if mode == "mlsf" else tr.prompt
+    tok = ckpt.tokenizers["gsg"]
+    assert isinstance(tok, CharVocab)
+    known = tok.words[0].partition(":")[2] or tok.words[0]
+    t = tr.translate(f"{known} zyxqwort Привет", "gsg", mode=mode)
+    # no word goes to the lexicon merely for being unknown: the model spells it
+    assert [(w.word, w.source) for w in t.words] == [
+        (known, "model"),
+        ("zyxqwort", "model"),
+        ("Привет", "model"),
+    ]
+    assert t.fingerspelled == [] and t.pose.num_frames > 0
+    plan = tr._plan_mlsf(t.text, "gsg") if mode == "mlsf" else tr._plan_prompt(t.text, "gsg")[0]
+    given = [step[1] for step in plan]  # what the model reads
+    assert given == [known, "fs-zyxqwort", "fs-Привет"]  # lower-case vocab
+    firsts = [tok.encode(x, language="gsg")[1] for x in given]
+    assert firsts[0] >= tok.word_offset and firsts[1:] == [tok.fingerspell_id] * 2

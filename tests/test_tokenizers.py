@@ -18,12 +18,17 @@ from signllm.text import (
     PAD_ID,
     TOKENIZER_FILE,
     UNK_ID,
+    CharVocab,
+    LangCharVocab,
     LangWordVocab,
     SubwordTokenizer,
     Tokenizer,
     WordVocab,
     check_vocab_size,
+    graphemes,
     load_tokenizer,
+    normalize_text,
+    split_words,
 )
 
 SAMPLES = Path(signllm.__file__).parent / "assets" / "samples"
@@ -239,3 +244,187 @@ def test_decode_rejects_out_of_range_ids(glosses: WordVocab, german: SubwordToke
         assert tok.decode([PAD_ID, PAD_ID]) == ""
         with pytest.raises(UsageError, match="out of range"):
             tok.decode([tok.vocab_size])
+
+
+# --- characters: words with a character fallback -------------------------------------------------
+
+SCRIPTS = {
+    "latin": "Guten Morgen, das Wetter wird heute gut",
+    "accented": "naïve café Ñandú straße Ærøskøbing İstanbul",
+    "decomposed": "cafe\u0301 n\u0303andu\u0301",  # NFD input: accents as combining marks
+    "cyrillic": "Привет мир, спасибо большое",
+    "greek": "Καλημέρα κόσμε ευχαριστώ",
+    "cjk": "你好世界 こんにちは 안녕하세요",
+    "arabic": "مرحبا بالعالم شكرا",
+    "devanagari": "नमस्ते दुनिया मैं ठीक हूँ",
+    "emoji": "👍🏽 👨‍👩‍👧 🇩🇪 ❤️ ok",
+}
+
+
+@pytest.fixture(scope="module")
+def chars(phoenix: dict[str, list[str]]) -> CharVocab:
+    return CharVocab.build(phoenix["train.gloss"] + ["fs-REGEN fs-WIND"], languages=["gsg"])
+
+
+def test_graphemes_keep_marks_with_their_base() -> None:
+    assert graphemes("e\u0301a") == ["e\u0301", "a"]
+    assert graphemes("मैं") == ["मैं"]  # vowel sign and nasalisation stay with the consonant
+    assert graphemes("👍🏽👨‍👩‍👧🇩🇪🇫🇷") == ["👍🏽", "👨‍👩‍👧", "🇩🇪", "🇫🇷"]
+    assert graphemes("a b") == ["a", " ", "b"]
+    assert normalize_text("CAFE\u0301", lowercase=True) == "café" and len("café") == 4
+    assert split_words("«Hallo», sagte sie... cafe\u0301!") == ["Hallo", "sagte", "sie", "café"]
+
+
+def test_char_vocab_layout(chars: CharVocab) -> None:
+    head = ["<pad>", "<unk>", "<bos>", "<eos>", "<gsg>", "<w>", "</w>", "<fs>", "<0x00>"]
+    assert chars.tokens[: len(head)] == head
+    assert chars.vocab_size == len(chars.tokens) == 8 + 256 + len(chars.chars) + len(chars.words)
+    assert chars.chars == sorted(chars.chars) and "r" in chars.chars and "R" not in chars.chars
+    # most frequent first; a word seen once is not a token (it stays spelled)
+    assert chars.words[0] == "regen" and chars.knows_word("REGEN")
+    assert not chars.knows_word("fs-regen") and "fs-regen" not in chars.words
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_char_round_trip_every_script(chars: CharVocab, script: str) -> None:
+    text = SCRIPTS[script]
+    words = split_words(text)
+    ids = chars.encode(" ".join(words), language="gsg", add_bos=True, add_eos=True)
+    assert UNK_ID not in ids and ids[:2] == [BOS_ID, chars.marker_id("gsg")]
+    assert chars.decode(ids) == normalize_text(" ".join(words), lowercase=True)
+    cased = CharVocab.build([text], lowercase=False)  # its own characters: no byte fallback
+    assert cased.decode(cased.encode(text)) == normalize_text(" ".join(text.split()), False)
+    assert all(cased.char_offset <= i for i in cased.encode(text) if i not in _markers(cased))
+
+
+def _markers(tok: CharVocab) -> set[int]:
+    return {tok.word_start_id, tok.word_end_id, tok.fingerspell_id}
+
+
+def test_unseen_characters_fall_back_to_bytes(chars: CharVocab) -> None:
+    ids = chars.encode("€")  # never seen: its three UTF-8 bytes
+    assert ids == [
+        chars.word_start_id,
+        *(chars.byte_offset + b for b in "€".encode()),
+        chars.word_end_id,
+    ]
+    assert chars.decode(ids) == "€"
+    assert chars.decode(ids[:-2]) == "\ufffd"  # a cut sequence decodes, marked, never raises
+
+
+def test_known_words_are_one_token_unknown_words_spelled(chars: CharVocab) -> None:
+    ids = chars.encode("REGEN ger")
+    c = {ch: chars.char_offset + i for i, ch in enumerate(chars.chars)}
+    w = chars.words.index("regen") + chars.word_offset
+    assert ids == [w, chars.word_start_id, c["g"], c["e"], c["r"], chars.word_end_id]
+
+
+def test_fingerspelled_gloss_is_always_its_letters(chars: CharVocab) -> None:
+    c = {ch: chars.char_offset + i for i, ch in enumerate(chars.chars)}
+    letters = [c[x] for x in "regen"]
+    # REGEN is a known word, but fs-REGEN is still spelled, after the fingerspelling marker
+    assert chars.encode("fs-REGEN") == [chars.fingerspell_id, *letters, chars.word_end_id]
+    assert chars.decode(chars.encode("WETTER fs-REGEN")) == "wetter fs-regen"
+    assert chars.encode("fs-", language="gsg")[1:] != []  # a bare prefix is an ordinary word
+
+
+def test_tag_every_token_tags_words_not_characters(chars: CharVocab) -> None:
+    m = chars.marker_id("gsg")
+    ids = chars.encode("REGEN fs-AB", language="gsg", tag_every_token=True)
+    assert ids.count(m) == 2 and ids[0] == m and ids[2] == m
+    assert chars.encode("", language="gsg", tag_every_token=True) == [m]
+    with pytest.raises(UsageError, match="needs a language"):
+        chars.encode("REGEN", tag_every_token=True)
+
+
+def test_lang_char_vocab_per_language_words_shared_letters() -> None:
+    vocab = LangCharVocab.build(
+        [("gsg", "HAUS HAUS fs-HAUS"), ("ase", "HAUS HAUS water"), ("sgg", "fs-ÄPFEL")]
+    )
+    assert vocab.languages == ("ase", "gsg", "sgg")
+    assert vocab.words == ["ase:haus", "gsg:haus"]  # water: once, spelled
+    ase, gsg = vocab.encode("HAUS", language="ase"), vocab.encode("HAUS", language="gsg")
+    assert ase[1] != gsg[1] and ase[0] != gsg[0]  # different words, different markers
+    assert vocab.encode("fs-HAUS", language="ase")[1:] == vocab.encode("fs-HAUS", "gsg")[1:]
+    assert vocab.encode("HAUS", language="sgg")[1] == vocab.word_start_id  # no sgg:haus
+    assert vocab.decode(vocab.encode("HAUS fs-äpfel xyz", language="gsg")) == "haus fs-äpfel xyz"
+    with pytest.raises(UsageError, match="needs a language"):
+        vocab.encode("HAUS")
+    with pytest.raises(UsageError, match="no marker"):
+        vocab.encode("HAUS", language="fsl")
+
+
+def test_no_unk_for_any_held_out_word_of_the_demo_corpus() -> None:
+    """Every bundled word list: train on the training words' fingerspelled glosses (as the demo
+    corpus writes them), then every held-out word, as a gloss and as a plain word, is spelled."""
+    from signllm.data.demo_corpus import load_wordlist, wordlist_languages
+
+    n = 0
+    for spoken in wordlist_languages():
+        wl = load_wordlist(spoken)
+        assert wl.heldout, spoken
+        tok = CharVocab.build((f"fs-{w.upper()}" for w in wl.train), languages=["gsg"])
+        for w in wl.heldout:
+            for text in (f"fs-{w.upper()}", w):
+                ids = tok.encode(text, language="gsg")
+                assert UNK_ID not in ids, (spoken, w)
+                assert tok.decode(ids) == normalize_text(text, lowercase=True), (spoken, w)
+            assert tok.encode(f"fs-{w}")[0] == tok.fingerspell_id
+            n += 1
+    assert n > 150
+
+
+def test_char_save_load_and_old_types(tmp_path: Path, chars: CharVocab, glosses) -> None:
+    lang = LangCharVocab.build([("gsg", "REGEN REGEN"), ("ase", "rain")])
+    for name, tok, kw in (
+        ("char", chars, {"language": "gsg", "add_eos": True}),
+        ("lang_char", lang, {"language": "ase", "tag_every_token": True}),
+        ("word", glosses, {"language": "gsg"}),  # old checkpoints' type stays readable
+    ):
+        path = tok.save(tmp_path / name)
+        assert json.loads(path.read_text(encoding="utf-8"))["type"] == name
+        loaded = load_tokenizer(path.parent)
+        assert type(loaded) is type(tok) and loaded == tok and isinstance(loaded, Tokenizer)
+        for text in ("REGEN fs-WIND Привет 👍🏽", *SCRIPTS.values()):
+            assert loaded.encode(text, **kw) == tok.encode(text, **kw)
+    assert pickle.loads(pickle.dumps(chars)) == chars
+
+
+def test_char_load_errors_name_file_and_field(tmp_path: Path, chars: CharVocab) -> None:
+    bad = tmp_path / "tok.json"
+    d = chars.to_dict()
+    lang = LangCharVocab.build([("gsg", "REGEN REGEN")]).to_dict()
+    for base, change, fieldname in (
+        (d, {"format_version": 2}, "format_version"),
+        (d, {"chars": "abc"}, "chars"),
+        (d, {"chars": ["a", "a"]}, "chars"),
+        (d, {"chars": ["ab"]}, "chars"),
+        (d, {"chars": ["a", 3]}, "chars"),
+        (d, {"words": ["two words"]}, "words"),
+        (d, {"words": ["fs-regen"]}, "words"),
+        (d, {"words": ["x", "x"]}, "words"),
+        (d, {"lowercase": 1}, "lowercase"),
+        (d, {"languages": ["German"]}, "languages"),
+        (lang, {"words": ["regen"]}, "words"),
+        (lang, {"words": ["ase:regen"]}, "words"),
+        ({k: v for k, v in d.items() if k != "words"}, {}, "words"),
+    ):
+        bad.write_text(json.dumps({**base, **change}), encoding="utf-8")
+        with pytest.raises(DataError, match=rf"tok\.json, field {fieldname}") as e:
+            load_tokenizer(bad)
+        assert e.value.field == fieldname and e.value.path == str(bad)
+    bad.write_text('{"type": "char",\n "chars": [', encoding="utf-8")
+    with pytest.raises(DataError, match=r"tok\.json:2"):
+        load_tokenizer(bad)
+
+
+def test_char_build_arguments() -> None:
+    only = CharVocab.build(["REGEN REGEN WIND"], max_words=0)
+    assert only.words == [] and only.encode("REGEN")[0] == only.word_start_id
+    assert CharVocab.build(["A A B"], min_word_freq=1).words == ["a", "b"]
+    with pytest.raises(UsageError, match="min_word_freq"):
+        CharVocab.build(["A"], min_word_freq=0)
+    with pytest.raises(UsageError, match="max_words"):
+        CharVocab.build(["A"], max_words=-1)
+    with pytest.raises(UsageError, match="pairs"):
+        LangCharVocab.build(["gsg REGEN"])  # type: ignore[list-item]

@@ -24,6 +24,8 @@ from signllm.train.data import (
     ClipIndex,
     NormStats,
     compute_stats,
+    encode_input,
+    input_text,
     shard,
 )
 from signllm.train.trainer import train
@@ -182,6 +184,23 @@ def test_batch_plan_deterministic_covers_epochs_and_shards() -> None:
     assert all(len(x) * lengths[x].max() <= 120 or len(x) == 2 for x in batches)
 
 
+def test_character_inputs_spell_fingerspelled_glosses_and_any_script() -> None:
+    from signllm.text.tokenizers import UNK_ID, CharVocab
+
+    # a fingerspelled clip reads its letters whatever its text; old kinds are unchanged
+    assert input_text("regen", "fs-REGEN", "char") == "fs-REGEN"
+    assert input_text("Мама, дом!", "", "char") == "Мама дом"  # split_words: case kept here
+    assert input_text("नमस्ते, दुनिया", "", "langchar") == "नमस्ते दुनिया"
+    assert input_text("Мама, дом!", "", "text") == "мама дом"
+    assert input_text("regen", "fs-REGEN", "text") == "regen"
+    tok = CharVocab.build(["fs-REGEN WETTER WETTER"], languages=["gsg"])
+    ids = encode_input(tok, "wetter", "fs-WETTER", "char", "gsg")
+    assert ids[:2] == [tok.marker_id("gsg"), tok.fingerspell_id] and len(ids) == 9
+    assert UNK_ID not in encode_input(tok, "नमस्ते दुनिया", "", "char", "gsg")
+    with pytest.raises(UsageError, match="unknown input kind"):
+        input_text("a", "", "chars")
+
+
 def test_batches_masks_counter_and_stats(store_dir: Path) -> None:
     from signllm.text.tokenizers import WordVocab
 
@@ -228,7 +247,7 @@ def test_tiny_training_loss_decreases_and_saves(store_dir: Path, tmp_path: Path)
     state = load_trainer_state(last)  # weights_only=True
     assert state["step"] == 40 and state["plan"]["epoch"] > 0
     config = json.loads((last / "config.json").read_text())
-    assert config["inputs"] == {"gsg": "gloss"} and config["train"]["steps"] == 40
+    assert config["inputs"] == {"gsg": "char"} and config["train"]["steps"] == 40
     assert len(config["normalization"]["mean"]) == 50
 
 
@@ -252,20 +271,39 @@ def test_mlsf_some_groups_then_add_language_keeps_others_bit_identical(
     old, new = first.model.language_state_dict("gsg"), second.model.language_state_dict("gsg")
     assert old.keys() == new.keys() and all(torch.equal(old[k], new[k]) for k in old)
     assert np.array_equal(first.stats.mean, second.stats.mean)  # old groups' inputs unchanged
-    assert second.config["inputs"] == {"gsg": "gloss", "ase": "text"}
+    assert second.config["inputs"] == {"gsg": "char", "ase": "char"}
     assert second.tokenizers["gsg"] == first.tokenizers["gsg"]
     assert result.train_loss is not None and np.isfinite(result.train_loss)
 
 
 def test_all_languages_and_prompt_mode(store_dir: Path, tmp_path: Path) -> None:
     from signllm.models.prompt2langgloss import SharedPoseModel
-    from signllm.text.tokenizers import LangWordVocab
+    from signllm.text.tokenizers import UNK_ID, LangCharVocab, LangWordVocab
 
     r = train(tiny(store_dir, tmp_path / "all", steps=3))
     assert r.trained_languages == ["ase", "gsg"]
-    r = train(tiny(store_dir, tmp_path / "prompt", mode="prompt", steps=3))
+    # default: language-tagged words with a character fallback
+    r = train(tiny(store_dir, tmp_path / "prompt_char", mode="prompt", steps=3))
     ck = load_checkpoint(r.last)
-    assert isinstance(ck.model, SharedPoseModel)
+    assert isinstance(ck.model, SharedPoseModel) and ck.config["inputs"]["gsg"] == "langchar"
+    chars = ck.tokenizers["gsg"]
+    assert isinstance(chars, LangCharVocab) and chars is ck.tokenizers["ase"]
+    # a gloss seen twice is one gsg token; for ase (which never used it) it is spelled
+    word = next(t[4:] for t in chars.words if t[:4] == "gsg:" and "ase:" + t[4:] not in chars.words)
+    assert chars.encode(word, language="gsg")[1] >= chars.word_offset
+    assert chars.encode(word, language="ase")[1] == chars.word_start_id
+    store = Store(store_dir)
+    for split in ("train", "test"):
+        for code in ("gsg", "ase"):
+            for row in store.iter_rows(split=split, language=code):
+                ids = encode_input(chars, row["text"], row.get("gloss", ""), "langchar", code)
+                assert UNK_ID not in ids and ids[0] == chars.marker_id(code)
+    gen = ck.model.generate([("gsg", ["WETTER"]), ("ase", ["fs-XYZ"])], max_frames=5)
+    assert gen["pose"].shape[0] == 2
+    # a word-level tokenizer keeps the LangWordVocab of earlier checkpoints
+    r = train(tiny(store_dir, tmp_path / "prompt", mode="prompt", steps=3, tokenizer="gloss"))
+    ck = load_checkpoint(r.last)
+    assert isinstance(ck.model, SharedPoseModel) and ck.config["inputs"]["gsg"] == "langgloss"
     assert isinstance(ck.tokenizers["gsg"], LangWordVocab)
     assert ck.tokenizers["gsg"] is ck.tokenizers["ase"]
     vocab = ck.tokenizers["gsg"]

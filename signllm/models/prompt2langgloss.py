@@ -64,6 +64,7 @@ from ..text.tokenizers import (
     EOS_ID,
     PAD_ID,
     UNK_ID,
+    LangCharVocab,
     LangWordVocab,
     SubwordTokenizer,
     language_marker,
@@ -654,10 +655,14 @@ def _check_mode(mode: str) -> str:
 
 
 class SharedPoseModel(nn.Module):
-    """One `ProgressiveTransformer` for every language; its vocabulary is a `LangWordVocab`."""
+    """One `ProgressiveTransformer` for every language; its vocabulary is language-tagged:
+    a `LangCharVocab` (words with a character fallback) or a `LangWordVocab`."""
 
     def __init__(
-        self, vocab: LangWordVocab, config: ProgressiveConfig, tag_every_token: bool = False
+        self,
+        vocab: LangCharVocab | LangWordVocab,
+        config: ProgressiveConfig,
+        tag_every_token: bool = False,
     ) -> None:
         super().__init__()
         if config.vocab_size != vocab.vocab_size or config.pad_id != vocab.pad_id:
@@ -672,7 +677,7 @@ class SharedPoseModel(nn.Module):
     @classmethod
     def from_vocab(
         cls,
-        vocab: LangWordVocab,
+        vocab: LangCharVocab | LangWordVocab,
         preset: str = "tiny",
         tag_every_token: bool = False,
         **overrides: Any,

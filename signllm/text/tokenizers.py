@@ -1,7 +1,12 @@
 """Tokenizers for glosses and spoken-language text, saved as plain JSON beside every checkpoint.
 
-Three kinds share one id layout and one interface (`Tokenizer`), so a model never cares which it got:
+Five kinds share one id layout and one interface (`Tokenizer`), so a model never cares which it got:
 
+- `CharVocab` (the pose models' default input): whole words where training saw them at least
+  twice, every other word spelled as its grapheme clusters between ``<w>`` and ``</w>``, unseen
+  clusters as UTF-8 bytes: no word of any script is ever ``<unk>``. Fingerspelled glosses
+  (``fs-REGEN``) are always spelled, after ``<fs>``, so the model learns letter -> handshape.
+- `LangCharVocab`: the same for Prompt2LangGloss, whole words per language (``gsg:wetter``).
 - `WordVocab`: whole words split on whitespace, case kept. Glosses are a closed, upper-case
   vocabulary (``WETTER MORGEN``), so splitting them into subwords only adds length.
 - `LangWordVocab`: a `WordVocab` whose tokens carry their language (``gsg:HAUS``, ``ase:HOUSE``).
@@ -23,6 +28,15 @@ Language markers are added by `encode` from its `language` argument:
 
 `save(directory)` writes ``directory/tokenizer.json`` (the sentencepiece model travels inside it,
 base64-encoded), and `load_tokenizer(directory)` rebuilds any kind from that one file.
+
+Why words with a character fallback, not characters only (`bench/tokenizers.py` on the demo
+corpus, MLSF, 20 languages, test split; chars only = ``max_words=0``): both leave 0% of test
+tokens ``<unk>`` (word level: 91.3%) with about the same vocabulary (5,813 vs 5,784 ids over 20
+languages, mostly the 256 byte ids each) and test inputs of about the same mean length (9.5 vs
+9.9 tokens: most clips are fingerspelled words, spelled either way), but a recorded sentence
+stays short (longest training input 67 vs 175 tokens), and a tiny corpus can still learn a
+frequent sign as one token. Words seen once stay spelled (31% of the recorded-sentence words in
+training), so the model also learns from spelled words, as held-out words (74% of them) reach it.
 """
 
 from __future__ import annotations
@@ -33,8 +47,9 @@ import io
 import json
 import logging
 import re
+import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -596,10 +611,416 @@ class SubwordTokenizer(_Base):
         )
 
 
+# ----------------------------------------------------------------------------------------------
+# Characters: words with a character fallback, so that no input is ever <unk>
+
+WORD_START, WORD_END, FINGERSPELL_START = "<w>", "</w>", "<fs>"
+FINGERSPELL_PREFIX = "fs-"  # a fingerspelled gloss: fs-REGEN (signllm/data/demo_corpus.py)
+BYTE_TOKENS: tuple[str, ...] = tuple(f"<0x{b:02X}>" for b in range(256))
+_EMOJI_MODIFIERS = range(0x1F3FB, 0x1F400)  # skin tones: Sk, but they belong to the emoji
+_REGIONAL_INDICATORS = range(0x1F1E6, 0x1F200)  # two of them make a flag
+_TAGS = range(0xE0020, 0xE0080)  # subdivision flags (England, Scotland)
+_ZWJ = "\u200d"
+
+
+def normalize_text(text: str, lowercase: bool) -> str:
+    """NFC, then (optionally) lower case, then NFC again (lower-casing can decompose: İ -> i̇)."""
+    text = unicodedata.normalize("NFC", text)
+    return unicodedata.normalize("NFC", text.lower()) if lowercase else text
+
+
+def graphemes(text: str) -> list[str]:
+    """Split `text` into user-perceived characters (a pragmatic subset of Unicode UAX #29).
+
+    A cluster is a base code point plus whatever attaches to it: combining marks (Mn, Mc, Me:
+    accents, Indic vowel signs, variation selectors), emoji skin-tone modifiers and tags, anything
+    joined by a zero-width joiner (family emoji), and regional indicators in pairs (flags). Text
+    is expected in NFC (`normalize_text`), so é and Hangul syllables are already one code point.
+    """
+    out: list[str] = []
+    for ch in text:
+        cp = ord(ch)
+        if out:
+            prev = out[-1]
+            attach = (
+                unicodedata.category(ch) in ("Mn", "Mc", "Me")
+                or ch == _ZWJ
+                or prev.endswith(_ZWJ)
+                or cp in _EMOJI_MODIFIERS
+                or cp in _TAGS
+                or (
+                    cp in _REGIONAL_INDICATORS
+                    and len(prev) == 1
+                    and ord(prev) in _REGIONAL_INDICATORS
+                )
+            )
+            if attach and not prev.isspace():
+                out[-1] = prev + ch
+                continue
+        out.append(ch)
+    return out
+
+
+def split_words(text: str) -> list[str]:
+    """Words of spoken text for the character tokenizers: NFC, split on whitespace, punctuation
+    stripped from both ends. Unlike a ``\\w+`` regex it keeps combining marks (Indic vowel signs,
+    a decomposed accent), emoji and every script's letters with their word."""
+    out = []
+    for w in unicodedata.normalize("NFC", text).split():
+        i, j = 0, len(w)
+        while i < j and unicodedata.category(w[i]).startswith("P"):
+            i += 1
+        while j > i and unicodedata.category(w[j - 1]).startswith("P"):
+            j -= 1
+        if i < j:
+            out.append(w[i:j])
+    return out
+
+
+class CharVocab(_Base):
+    """Whole words where the training data saw them often enough, characters for every other word.
+
+    A word in the vocabulary is one token (``WETTER``); any other word is spelled, one token per
+    grapheme cluster between word-boundary markers (``<w> x y z </w>``), and a cluster never seen
+    in training falls back to its UTF-8 bytes (``<0xE2> <0x82> <0xAC>``), so no input of any
+    script is ever ``<unk>``. A fingerspelled gloss ``fs-REGEN`` is always spelled, whether or not
+    REGEN is a known word, and opens with ``<fs>`` instead of ``<w>``: the model sees the letters
+    it has to sign, which is what lets it fingerspell a word it never saw.
+
+    Case. With `lowercase` (the default) text is lower-cased before anything else: sign
+    languages do not sign case (a fingerspelled A is the same handshape as a), glosses are written
+    in upper case and sentences in lower case, and folding them halves the character set and lets
+    ``fs-REGEN`` share its letters with the sentence word ``regen``. Decoding then gives the
+    lower-case text. `str.lower`, not `casefold`, so ß stays one letter (casefold spells it ss).
+
+    Id layout: the shared specials and language markers, ``<w>``, ``</w>``, ``<fs>``, the 256
+    byte tokens, the characters, then the words (`tokens` lists them all in id order).
+    """
+
+    type_name: ClassVar[str] = "char"
+
+    def __init__(
+        self,
+        chars: Sequence[str],
+        words: Sequence[str] = (),
+        languages: Sequence[str] = (),
+        lowercase: bool = True,
+    ) -> None:
+        super().__init__(languages)
+        self.lowercase = bool(lowercase)
+        chars, words = list(chars), list(words)
+        for c in chars:
+            if not isinstance(c, str) or len(graphemes(c)) != 1 or c.isspace():
+                raise DataError(f"character token {c!r} is not one grapheme cluster")
+        for w in words:
+            if not isinstance(w, str) or not w or len(w.split()) != 1 or w != w.strip():
+                raise DataError(f"word token {w!r} is empty or contains whitespace")
+            if w.startswith(FINGERSPELL_PREFIX) or self._word_of(w).startswith(FINGERSPELL_PREFIX):
+                raise DataError(f"word token {w!r} is a fingerspelled gloss (always spelled)")
+        for name, items in (("character", chars), ("word", words)):
+            if len(set(items)) != len(items):
+                dup = next(t for t, c in Counter(items).items() if c > 1)
+                raise DataError(f"{name} token {dup!r} is listed twice")
+        self._chars, self._words = chars, words
+        head = [*SPECIAL_TOKENS, *(language_marker(c) for c in self._languages)]
+        self.word_start_id = len(head)
+        self.word_end_id = len(head) + 1
+        self.fingerspell_id = len(head) + 2
+        self.byte_offset = len(head) + 3
+        self.char_offset = self.byte_offset + len(BYTE_TOKENS)
+        self.word_offset = self.char_offset + len(chars)
+        self._char_id = {c: self.char_offset + i for i, c in enumerate(chars)}
+        self._word_id = {w: self.word_offset + i for i, w in enumerate(words)}
+        self._itos = [*head, WORD_START, WORD_END, FINGERSPELL_START, *BYTE_TOKENS, *chars, *words]
+
+    # -- building ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _word_of(token: str) -> str:
+        """The word a word token stands for (language-tagged subclasses strip their prefix)."""
+        return token
+
+    @classmethod
+    def _count(
+        cls, items: Iterable[tuple[str | None, str]], lowercase: bool
+    ) -> tuple[Counter[str], Counter[tuple[str | None, str]]]:
+        """Grapheme counts of every word (fingerspelled ones without their prefix) and counts of
+        the (language, word) pairs that may become whole tokens (never a fingerspelled gloss)."""
+        chars: Counter[str] = Counter()
+        words: Counter[tuple[str | None, str]] = Counter()
+        for code, text in items:
+            for w in normalize_text(text, lowercase).split():
+                fs = w.startswith(FINGERSPELL_PREFIX) and len(w) > len(FINGERSPELL_PREFIX)
+                chars.update(graphemes(w[len(FINGERSPELL_PREFIX) :] if fs else w))
+                if not fs:
+                    words[(code, w)] += 1
+        return chars, words
+
+    @staticmethod
+    def _select_words(
+        counts: Counter[Any], min_word_freq: int, max_words: int | None, key: Any
+    ) -> list[str]:
+        """Most frequent first, ties alphabetical: the same corpus always gives the same ids."""
+        if min_word_freq < 1:
+            raise UsageError(f"min_word_freq must be >= 1, got {min_word_freq}")
+        if max_words is not None and max_words < 0:
+            raise UsageError(f"max_words must be >= 0, got {max_words}")
+        keys = sorted((key(k) for k, c in counts.items() if c >= min_word_freq))
+        freq = {key(k): c for k, c in counts.items()}
+        keys.sort(key=lambda k: -freq[k])  # stable: alphabetical within a count
+        return keys if max_words is None else keys[:max_words]
+
+    @classmethod
+    def build(
+        cls,
+        texts: Iterable[str],
+        languages: Sequence[str] = (),
+        min_word_freq: int = 2,
+        max_words: int | None = None,
+        lowercase: bool = True,
+    ) -> CharVocab:
+        """Characters of every word in `texts`, plus the words seen at least `min_word_freq`
+        times as whole tokens (at most `max_words`; 0 = characters only). Words seen once stay
+        spelled, so training also shows the model spelled words, as unseen words will be."""
+        langs = _check_languages(languages)
+        chars, words = cls._count(((None, t) for t in texts), lowercase)
+        keep = cls._select_words(words, min_word_freq, max_words, key=lambda k: k[1])
+        return cls(sorted(chars), keep, langs, lowercase)
+
+    # -- the vocabulary ----------------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._itos)
+
+    @property
+    def tokens(self) -> list[str]:
+        """All tokens in id order (a copy)."""
+        return list(self._itos)
+
+    @property
+    def chars(self) -> list[str]:
+        return list(self._chars)
+
+    @property
+    def words(self) -> list[str]:
+        return list(self._words)
+
+    def __len__(self) -> int:
+        return len(self._itos)
+
+    def id_to_token(self, i: int) -> str:
+        return self._itos[self._check_ids([i])[0]]
+
+    def _word_key(self, word: str, language: str | None) -> str:
+        return word
+
+    def knows_word(self, word: str, language: str | None = None) -> bool:
+        """Whether `word` is one whole token (else it is spelled; either way never <unk>)."""
+        return self._word_key(normalize_text(word, self.lowercase), language) in self._word_id
+
+    # -- encoding ----------------------------------------------------------------------------
+
+    def spell(self, word: str) -> list[int]:
+        """Ids of the characters of `word` (already normalised), bytes for unseen clusters."""
+        out: list[int] = []
+        for g in graphemes(word):
+            i = self._char_id.get(g)
+            if i is None:
+                out.extend(self.byte_offset + b for b in g.encode("utf-8"))
+            else:
+                out.append(i)
+        return out
+
+    def word_ids(self, text: str, language: str | None = None) -> list[list[int]]:
+        """One id group per whitespace word of `text`: a word token or a spelled word."""
+        groups = []
+        p = len(FINGERSPELL_PREFIX)
+        for w in normalize_text(text, self.lowercase).split():
+            if w.startswith(FINGERSPELL_PREFIX) and len(w) > p:
+                groups.append([self.fingerspell_id, *self.spell(w[p:]), self.word_end_id])
+                continue
+            i = self._word_id.get(self._word_key(w, language))
+            if i is not None:
+                groups.append([i])
+            else:
+                groups.append([self.word_start_id, *self.spell(w), self.word_end_id])
+        return groups
+
+    def encode(
+        self,
+        text: str,
+        language: str | None = None,
+        tag_every_token: bool = False,
+        add_bos: bool = False,
+        add_eos: bool = False,
+    ) -> list[int]:
+        """Ids of `text`; `language` puts its marker first, or with `tag_every_token` before
+        every *word* (the LangGloss unit; a spelled word keeps its characters together)."""
+        if language is not None:
+            self.marker_id(language)  # clear error for an unknown language
+        groups = self.word_ids(text, language)
+        if tag_every_token:
+            if language is None:
+                raise UsageError("tag_every_token=True needs a language")
+            marker = self.marker_id(language)
+            ids = [x for g in groups for x in (marker, *g)] or [marker]
+        elif language is not None:
+            ids = [self.marker_id(language), *(x for g in groups for x in g)]
+        else:
+            ids = [x for g in groups for x in g]
+        return ([BOS_ID] if add_bos else []) + ids + ([EOS_ID] if add_eos else [])
+
+    def decode(self, ids: Iterable[int], skip_special: bool = True) -> str:
+        """Words joined by spaces (fingerspelled ones as ``fs-word``); `skip_special` drops
+        pad/bos/eos and markers, ``<unk>`` (never produced by `encode`) stays visible."""
+        words: list[str] = []
+        spelled: bytearray | None = None
+        prefix = ""
+
+        def flush() -> None:
+            nonlocal spelled
+            if spelled is not None:
+                words.append(prefix + spelled.decode("utf-8", errors="replace"))
+                spelled = None
+
+        for i in self._check_ids(ids):
+            if i in (self.word_start_id, self.fingerspell_id):
+                flush()
+                spelled = bytearray()
+                prefix = FINGERSPELL_PREFIX if i == self.fingerspell_id else ""
+            elif i == self.word_end_id:
+                flush()
+            elif self.byte_offset <= i < self.word_offset:
+                if spelled is None:  # characters without a word start: still a word
+                    spelled, prefix = bytearray(), ""
+                piece = self._itos[i]
+                spelled += (
+                    bytes([i - self.byte_offset]) if i < self.char_offset else piece.encode("utf-8")
+                )
+            else:
+                flush()
+                if i >= self.word_offset:
+                    words.append(self._word_of(self._itos[i]))
+                elif not skip_special or i == UNK_ID:
+                    words.append(self._itos[i])
+        flush()
+        return " ".join(words)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type_name,
+            "format_version": FORMAT_VERSION,
+            "lowercase": self.lowercase,
+            "languages": list(self._languages),
+            "chars": self._chars,
+            "words": self._words,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str | Path | None = None) -> Any:
+        _check_header(d, cls.type_name, path)
+        languages = _languages_field(d, path)
+        lowercase = _field(d, "lowercase", bool, path)
+        lists = {}
+        for name in ("chars", "words"):
+            items = _field(d, name, list, path)
+            if not all(isinstance(t, str) for t in items):
+                raise DataError("every token must be a string", path, field=name)
+            lists[name] = items
+        try:
+            cls(lists["chars"], [], languages, lowercase)
+        except DataError as e:
+            raise DataError(e.message, path, field="chars") from None
+        try:
+            return cls(lists["chars"], lists["words"], languages, lowercase)
+        except DataError as e:
+            raise DataError(e.message, path, field="words") from None
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> Any:
+        return cls.from_dict(_read_json(path), path)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(vocab_size={self.vocab_size}, chars={len(self._chars)}, "
+            f"words={len(self._words)}, languages={self._languages})"
+        )
+
+
+class LangCharVocab(CharVocab):
+    """`CharVocab` for Prompt2LangGloss: whole words are per language (``gsg:WETTER``), as in
+    `LangWordVocab`, so equal words of two languages stay apart; characters are shared, and the
+    language marker (first, or before every word with `tag_every_token`: the paper's LangGloss)
+    says whose letters they are. Encoding therefore always needs the language.
+    """
+
+    type_name: ClassVar[str] = "lang_char"
+    SEPARATOR: ClassVar[str] = LangWordVocab.SEPARATOR
+
+    def __init__(
+        self,
+        chars: Sequence[str],
+        words: Sequence[str] = (),
+        languages: Sequence[str] = (),
+        lowercase: bool = True,
+    ) -> None:
+        super().__init__(chars, words, languages, lowercase)
+        for t in self._words:
+            code, sep, word = t.partition(self.SEPARATOR)
+            if not sep or code not in self._languages or not word:
+                raise DataError(f"word token {t!r} is not 'language:word' with a known language")
+
+    @staticmethod
+    def _word_of(token: str) -> str:
+        return token.partition(LangWordVocab.SEPARATOR)[2]
+
+    def _word_key(self, word: str, language: str | None) -> str:
+        return f"{language}{self.SEPARATOR}{word}"
+
+    @classmethod
+    def build(  # type: ignore[override]
+        cls,
+        items: Iterable[tuple[str, str]],
+        languages: Sequence[str] = (),
+        min_word_freq: int = 2,
+        max_words: int | None = None,
+        lowercase: bool = True,
+    ) -> LangCharVocab:
+        """Count (language, text) pairs; `languages` fixes the marker order, languages first seen
+        in `items` are appended in sorted order; `min_word_freq`/`max_words` per language:word."""
+        langs = list(_check_languages(languages))
+        seen: set[str] = set()
+
+        def pairs() -> Iterator[tuple[str, str]]:
+            for item in items:
+                if not (isinstance(item, tuple | list) and len(item) == 2):
+                    raise UsageError(f"LangCharVocab.build takes (language, text) pairs: {item!r}")
+                seen.add(item[0])
+                yield item[0], item[1]
+
+        chars, words = cls._count(pairs(), lowercase)
+        langs_t = _check_languages(langs + sorted(seen - set(langs)))
+        keep = cls._select_words(
+            words, min_word_freq, max_words, key=lambda k: f"{k[0]}{cls.SEPARATOR}{k[1]}"
+        )
+        return cls(sorted(chars), keep, langs_t, lowercase)
+
+    def word_ids(self, text: str, language: str | None = None) -> list[list[int]]:
+        if language is None:
+            raise UsageError("LangCharVocab.encode needs a language: its words are per language")
+        self.marker_id(language)
+        return super().word_ids(text, language)
+
+
 TOKENIZER_TYPES: dict[str, Any] = {
     WordVocab.type_name: WordVocab,
     LangWordVocab.type_name: LangWordVocab,
     SubwordTokenizer.type_name: SubwordTokenizer,
+    CharVocab.type_name: CharVocab,
+    LangCharVocab.type_name: LangCharVocab,
 }
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import UsageError
 
 MODES = ("mlsf", "prompt")
-TOKENIZERS = ("auto", "gloss", "text", "subword")
+TOKENIZERS = ("char", "auto", "gloss", "text", "subword")
 DECAYS = ("cosine", "linear", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -101,7 +101,11 @@ class TrainConfig:
     languages: list[str] | str = "all"  # codes ("gsg,ase") or "all" languages of the train split
     train_split: str = "train"
     dev_split: str = "dev"
-    tokenizer: str = "auto"  # inputs: "gloss", "text" (words), "subword"; auto: gloss if present
+    # inputs: "char" = words with a character fallback, never <unk> (signllm/text/tokenizers.py:
+    # CharVocab; mode prompt: LangCharVocab); word level: "gloss", "text", "auto" (gloss where
+    # every clip has one, else text), "subword" (MLSF only); prompt mode with a word kind:
+    # LangWordVocab
+    tokenizer: str = "char"
     subword_vocab_size: int = 8000
     # model
     size: str = "tiny"  # preset of signllm.models.progressive.PRESETS

@@ -4,10 +4,15 @@ Memory does not grow with the corpus's frames: the only per-clip state kept is a
 (id, frame count, language, token ids: a few dozen bytes per clip, numpy arrays); clips are read
 from the store one batch at a time (`Store.__getitem__`, one pread each) and dropped after use.
 
-Inputs. Each clip's tokens come from its gloss or its text (`input_text`): "gloss" = the gloss
-words, "text" = the lower-cased words of the sentence without punctuation (`text_words`), "subword"
-= the raw sentence for sentencepiece, "langgloss" (mode prompt) = gloss if the clip has one, else
-its text words. Every sequence starts with its language's marker (``<gsg> WETTER MORGEN``).
+Inputs. Each clip's tokens come from its gloss or its text (`input_text`). The default, "char"
+(MLSF, `CharVocab`) and "langchar" (mode prompt, `LangCharVocab`): the gloss if the clip has one,
+else its text words, read by a tokenizer that spells every word it has no token for, so no input
+is ever ``<unk>``; a fingerspelled clip's gloss ``fs-REGEN`` always becomes its letters
+(``<fs> r e g e n </w>``). The word-level kinds of earlier checkpoints stay readable: "gloss" = the
+gloss words, "text" = the lower-cased words of the sentence without punctuation (`text_words`),
+"subword" = the raw sentence for sentencepiece, "langgloss" (mode prompt, `LangWordVocab`) = gloss
+if the clip has one, else its text words. Every sequence starts with its language's marker
+(``<gsg> WETTER MORGEN``).
 
 Frames. Coordinates are standardised per joint and axis with train-split statistics
 (`NormStats`, saved in the checkpoint's config.json; axes that never vary, such as z of 2D data,
@@ -44,9 +49,18 @@ from ..errors import DataError, UsageError
 from ..models.core import pad_sequences
 from ..models.prompt2langgloss import text_words
 from ..skeleton import get_skeleton
-from ..text.tokenizers import LangWordVocab, SubwordTokenizer, Tokenizer, WordVocab
+from ..text.tokenizers import (
+    CharVocab,
+    LangCharVocab,
+    LangWordVocab,
+    SubwordTokenizer,
+    Tokenizer,
+    WordVocab,
+    split_words,
+)
 
-INPUT_KINDS = ("gloss", "text", "subword", "langgloss")
+INPUT_KINDS = ("char", "langchar", "gloss", "text", "subword", "langgloss")
+PROMPT_KINDS = ("langchar", "langgloss")  # the language-tagged kinds of mode prompt
 
 
 # ----------------------------------------------------------------------------------------------
@@ -64,6 +78,8 @@ def input_text(text: str, gloss: str, kind: str) -> str:
         return text.strip()
     if kind == "langgloss":
         return " ".join(gloss.split()) if gloss.strip() else " ".join(text_words(text))
+    if kind in ("char", "langchar"):  # split_words keeps every script's marks (text_words drops)
+        return " ".join(gloss.split()) if gloss.strip() else " ".join(split_words(text))
     raise UsageError(f"unknown input kind {kind!r}; choose from {', '.join(INPUT_KINDS)}")
 
 
@@ -90,7 +106,8 @@ def train_languages(store: Store, split: str, wanted: list[str] | str) -> list[s
 
 
 def resolve_kind(store: Store, split: str, language: str, requested: str) -> str:
-    """'auto' -> 'gloss' when every clip of the language in `split` has a gloss, else 'text'."""
+    """'auto' -> 'gloss' when every clip of the language in `split` has a gloss, else 'text';
+    any other kind ("char" included) is itself."""
     if requested != "auto":
         return requested
     n = 0
@@ -111,18 +128,23 @@ def build_tokenizers(
 ) -> dict[str, Tokenizer]:
     """Tokenizers from the train split, streamed: {language: tokenizer}.
 
-    MLSF: one per language (its own vocabulary and marker). Prompt: one `LangWordVocab` over all
-    languages, the same object under every code.
+    MLSF: one per language (its own vocabulary and marker). Prompt: one `LangCharVocab` (kind
+    "langchar") or `LangWordVocab` ("langgloss") over all languages, the same object under every
+    code.
     """
     if mode == "prompt":
-        vocab = LangWordVocab.build(
-            (
-                (code, input_text(r.get("text", ""), r.get("gloss", ""), "langgloss"))
-                for code in languages
-                for r in store.iter_rows(split=split, language=code)
-            ),
-            languages=sorted(languages),
+        kind = kinds[languages[0]] if languages else "langchar"
+        if kind not in PROMPT_KINDS or any(kinds[c] != kind for c in languages):
+            raise UsageError(
+                f"mode prompt needs one of {', '.join(PROMPT_KINDS)} for all languages"
+            )
+        items = (
+            (code, input_text(r.get("text", ""), r.get("gloss", ""), kind))
+            for code in languages
+            for r in store.iter_rows(split=split, language=code)
         )
+        builder = LangCharVocab if kind == "langchar" else LangWordVocab
+        vocab = builder.build(items, languages=sorted(languages))
         return dict.fromkeys(languages, vocab)
     out: dict[str, Tokenizer] = {}
     for code in languages:
@@ -133,6 +155,8 @@ def build_tokenizers(
         )
         if kind == "subword":
             out[code] = SubwordTokenizer.train(texts, subword_vocab_size, languages=[code])
+        elif kind == "char":
+            out[code] = CharVocab.build(texts, languages=[code])
         else:
             out[code] = WordVocab.build(texts, languages=[code])
     return out
@@ -567,6 +591,7 @@ def iter_eval_batches(dataset: ClipDataset, count: int, batch_size: int) -> Iter
 
 __all__ = [
     "INPUT_KINDS",
+    "PROMPT_KINDS",
     "BatchPlan",
     "ClipDataset",
     "ClipIndex",

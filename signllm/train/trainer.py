@@ -15,9 +15,9 @@ Modes. "mlsf": one `ProgressiveTransformer` group per language (`MLSF`), each wi
 tokenizer; `languages` picks the groups that exist and train; with `init_from`, groups of the
 checkpoint not in `languages` are frozen (no gradient, not in the optimizer: bit-identical), and new
 languages are added as fresh groups. "prompt": the shared all-language model of Prompt2LangGloss
-(`SharedPoseModel`): one `ProgressiveTransformer` whose inputs are `LangWordVocab` tokens
-(``<gsg> gsg:WETTER gsg:MORGEN``: gloss where the clip has one, else its text words), so the
-tokens themselves carry the language. The prompt -> LangGloss text model is trained apart
+(`SharedPoseModel`): one `ProgressiveTransformer` whose inputs are `LangCharVocab` tokens
+(``<gsg> gsg:wetter <w> m o r g e n </w>``: gloss where the clip has one, else its text words;
+`LangWordVocab` with a word-level `tokenizer`), so whole words carry the language themselves. The prompt -> LangGloss text model is trained apart
 (signllm.models.prompt2langgloss); this trainer trains the pose side.
 
 Exact resume. Everything that decides the next step is either derived from (seed, step) or saved
@@ -281,7 +281,9 @@ class Trainer:
         cfg = self.cfg
         langs = train_languages(self.store, cfg.train_split, cfg.languages)
         if cfg.mode == "prompt":
-            self.kinds = dict.fromkeys(langs, "langgloss")
+            self.kinds = dict.fromkeys(
+                langs, "langchar" if cfg.tokenizer == "char" else "langgloss"
+            )
         else:
             self.kinds = {
                 c: resolve_kind(self.store, cfg.train_split, c, cfg.tokenizer) for c in langs
