@@ -59,7 +59,7 @@ from torch import Tensor, nn
 
 from ..data.store import Store
 from ..errors import DataError, UsageError
-from ..eval.dtw import dtw_mje
+from ..metrics.dtw import dtw_mje
 from ..models.mlsf import MLSF
 from ..models.progressive import ProgressiveConfig, preset_config
 from ..skeleton import get_skeleton
