@@ -312,7 +312,7 @@ def test_cli_train_bt_and_evaluate(
 
 
 def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> None:
-    from signllm.eval.results import build_parser, findings, machine_info, results_markdown, slug
+    from experiments.results import build_parser, findings, machine_info, results_markdown, slug
 
     settings = vars(build_parser().parse_args([]))
     ev = {k: v for k, v in result.items() if k != "per_clip"}
@@ -322,13 +322,13 @@ def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> No
         "machine": machine_info(1, "cpu"),
         "settings": settings,
         "bt": json.loads((bt_dir / "config.json").read_text()),
-        "commands": ["python -m signllm.eval.results"],
+        "commands": ["python -m experiments.results"],
         "step_seconds": {"train MLSF": 1.0},
         "total_seconds": 1.0,
         "evaluations": {"MLSF": ev, "MLSF + RL loss + PLC": ev},
     }
     page = results_markdown(doc)
     assert "## All test clips" in page and "| MLSF + RL loss + PLC | 6 |" in page
-    assert "mean-pose floor" in page and "python -m signllm.eval.results" in page
+    assert "mean-pose floor" in page and "python -m experiments.results" in page
     assert any("RL loss + PLC gives MLSF" in f for f in findings(doc))
     assert slug("MLSF + RL loss + PLC") == "mlsf_rl_loss_plc"
