@@ -6,8 +6,9 @@ BT model three times:
 
 - **ground truth** (the ceiling): the recorded poses; what the BT model can read at best;
 - **generated**: the SignLLM model's poses, decoded honestly from the clip's text/gloss tokens
-  (no ground-truth counter or length: decoding stops on the predicted counter or at the training
-  `max_clip_frames`), de-normalised with the checkpoint's stats;
+  (no ground-truth counter or length: decoding stops at the length the model's length head plans
+  from the text, when its predicted counter reaches 1, or at the training `max_clip_frames`,
+  whichever comes first), de-normalised with the checkpoint's stats;
 - **floor**: the mean training pose (per joint, over every observed frame of the train split,
   computed streaming) held still for the true length: what "no signing at all" scores.
 
