@@ -3,7 +3,6 @@ no unpickling of foreign objects, crash-safe directory swap, and exact resume af
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -16,8 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from signllm.data.formats.skels import read_skels
-from signllm.data.store import StoreWriter
 from signllm.errors import DataError
 from signllm.train import distributed as D
 from signllm.train.checkpoint import (
@@ -34,20 +31,9 @@ from signllm.train.trainer import Trainer, generate
 REPO = Path(__file__).resolve().parents[1]
 
 
-def make_store(root: Path, samples: Path) -> Path:
-    out = root / "store"
-    with StoreWriter(out) as w:
-        for split in ("train", "dev"):
-            for p in read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"):
-                w.add(p, split=split)
-                meta = dataclasses.replace(p.meta, id=p.meta.id + "-ase", language="ase", gloss="")
-                w.add(dataclasses.replace(p, meta=meta), split=split)
-    return out
-
-
 @pytest.fixture(scope="module")
-def store_dir(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Path:
-    return make_store(tmp_path_factory.mktemp("ckpt"), samples)
+def store_dir(tiny_store) -> Path:
+    return tiny_store()
 
 
 @pytest.fixture(scope="module")

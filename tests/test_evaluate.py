@@ -45,29 +45,10 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-def _fingerspelled(p, word: str):
-    meta = dataclasses.replace(
-        p.meta,
-        id=p.meta.id + "-fs",
-        text=word,
-        gloss=f"fs-{word.upper()}",
-        extra={"fingerspelled": "true", "composed": "true"},
-    )
-    return dataclasses.replace(p.select_frames(slice(0, 40)), meta=meta)
-
-
 @pytest.fixture(scope="module")
-def store_dir(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Path:
+def store_dir(tiny_store) -> Path:
     """PHOENIX 5/5/5 as gsg, plus one 'fingerspelled' test clip (a real clip relabelled)."""
-    out = tmp_path_factory.mktemp("eval") / "store"
-    with StoreWriter(out) as w:
-        for split in ("train", "dev", "test"):
-            poses = list(read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"))
-            for p in poses:
-                w.add(p, split=split)
-            if split == "test":
-                w.add(_fingerspelled(poses[0], "wetter"), split=split)
-    return out
+    return tiny_store(("train", "dev", "test"), ase=False, fingerspelled=True)
 
 
 @pytest.fixture(scope="module")
