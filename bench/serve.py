@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     cmd = [
-        sys.executable, "-c", "import sys; from signllm.serve import main; sys.exit(main())",
+        sys.executable, "-m", "signllm", "serve",
         "--port", str(port), "--log-level", "warning", "--device", args.device,
         "--max-concurrent", str(args.max_concurrent), "--queue-timeout", str(args.queue_timeout),
         "--cache-size", str(args.cache_size),

@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .assets import default_model_dir
 from .errors import UsageError
 from .languages import all_languages, get_language
 from .pose import Pose, PoseMeta
@@ -34,11 +34,6 @@ _PUNCT = ".,;:!?\"'()[]{}«»„“”‘’"
 MODES = ("auto", "mlsf", "prompt", "fingerspelling")
 DEFAULT_FPS = 25.0
 TRANSITION_FRAMES = 6
-
-
-def default_model_dir() -> Path:
-    """The model shipped inside the package (see its MODEL_CARD.md)."""
-    return Path(str(resources.files("signllm") / "assets" / "models" / "default"))
 
 
 @dataclass

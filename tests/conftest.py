@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from signllm.cli import samples_dir
+from signllm.assets import samples_dir
 
 SAMPLES = samples_dir()
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import signllm
-from signllm.api import Translator, default_model_dir
+from signllm.api import Translator
+from signllm.assets import default_model_dir
 from signllm.cli import main
 from signllm.errors import UsageError
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from signllm.cli.data import register_build
 from signllm.data import build as build_mod
 from signllm.data.build import (
     ClipTask,
@@ -25,7 +26,6 @@ from signllm.data.build import (
     enumerate_tasks,
     load_clip,
     parse_split_ratios,
-    register_cli,
     split_for,
 )
 from signllm.data.formats import read_poses
@@ -370,7 +370,7 @@ def test_manifest_start_past_end_and_missing_language(tmp_path: Path, samples: P
 # --- command line -----------------------------------------------------------------------------
 def test_cli(samples: Path, tmp_path: Path, capsys) -> None:
     parser = argparse.ArgumentParser()
-    register_cli(parser.add_subparsers())
+    register_build(parser.add_subparsers())
     out = tmp_path / "cli"
     dev = str(samples / "phoenix14t" / "dev.skels")
     argv = f"build -o {out} {dev} --lang DGS --seed 1 --split-ratios 1,0,0 --no-progress"

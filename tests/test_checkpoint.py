@@ -1,4 +1,5 @@
-"""Checkpoints: load round trip (same generations), clear errors on tampered or corrupt files,
+"""Checkpoints: a round trip per kind (same weights, same generations), old layouts (the shipped
+default model, v1 BT) still load, clear errors naming file and field on tampered or corrupt parts,
 no unpickling of foreign objects, crash-safe directory swap, and exact resume after SIGKILL."""
 
 from __future__ import annotations
@@ -11,11 +12,19 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from re import escape as re_escape
 
 import pytest
 import torch
 
-from signllm.errors import DataError
+from signllm import checkpoint as ck
+from signllm.api import default_model_dir
+from signllm.data.store import Store
+from signllm.errors import DataError, UsageError
+from signllm.eval.bt_checkpoint import load_bt_checkpoint, save_bt_checkpoint
+from signllm.models.backtranslation import BackTranslationConfig, BackTranslationModel, bt_config
+from signllm.models.prompt2langgloss import SharedPoseModel
+from signllm.text.tokenizers import LangWordVocab, WordVocab
 from signllm.train import distributed as D
 from signllm.train.checkpoint import (
     load_checkpoint,
@@ -25,7 +34,8 @@ from signllm.train.checkpoint import (
     write_dir_atomic,
 )
 from signllm.train.config import ModelOptions, TrainConfig
-from signllm.train.data import PoseBatch
+from signllm.train.data import NormStats, PoseBatch
+from signllm.train.prompt_text import load_prompt_text, train_prompt_text
 from signllm.train.trainer import Trainer, generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,6 +88,8 @@ def test_round_trip_generates_identically(trained: Trainer, tmp_path: Path) -> N
     assert torch.equal(before["lengths"], after["lengths"])
     assert set(tokenizers) == {"ase", "gsg"} and config["step"] == 4
     assert (stats.mean == trained.stats.mean).all()
+    assert config["kind"] == "mlsf" and config["version"] == ck.VERSION
+    assert "- kind: `mlsf`" in (trained.last_dir / "MODEL_CARD.md").read_text()
     # saving what was loaded gives the same weights and files again
     meta = {k: config[k] for k in ("mode", "inputs", "normalization", "skeleton", "train")}
     save_checkpoint(tmp_path / "again", model, tokenizers, meta)
@@ -115,6 +127,174 @@ def test_shape_mismatch_and_corruption_name_the_file(trained: Trainer, tmp_path:
         load_checkpoint(ck2)
     with pytest.raises(DataError, match=r"config\.json not found"):
         load_checkpoint(tmp_path)
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_round_trip_pose_kind(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    vocab = LangWordVocab.build([("gsg", "MORGEN REGEN"), ("ase", "RAIN TOMORROW")])
+    model = SharedPoseModel.from_vocab(vocab, "tiny").eval()
+    meta = {"mode": "prompt", "normalization": NormStats.identity(50).to_dict()}
+    out = save_checkpoint(tmp_path / "pose", model, {"gsg": vocab, "ase": vocab}, meta)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "MODEL_CARD.md",
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",  # one file for the shared vocabulary
+    ]
+    loaded, tokenizers, config, _ = load_checkpoint(out)
+    assert config["kind"] == "pose" and config["tokenizers"] == dict.fromkeys(
+        ["gsg", "ase"], "tokenizer.json"
+    )
+    assert tokenizers["gsg"] is tokenizers["ase"]
+    assert same_weights(model, loaded)
+    ids, mask = model.encode([("gsg", ["MORGEN"])])
+    ids2, mask2 = loaded.encode([("gsg", ["MORGEN"])])  # type: ignore[operator]
+    assert torch.equal(ids, ids2) and torch.equal(mask, mask2)
+
+
+def test_round_trip_text_kind(store_dir: Path, tmp_path: Path) -> None:
+    tiny = dict(d_model=16, n_heads=2, n_enc_layers=1, n_dec_layers=1, d_ff=32)
+    out = train_prompt_text(store_dir, tmp_path / "text", steps=2, batch_size=4, **tiny)
+    config = ck.read_config(out)
+    assert config["kind"] == "text" and config["tokenizers"] == {
+        "prompt": "prompt_tokenizer.json",
+        "target": "target_vocab.json",
+    }
+    model = load_prompt_text(out)
+    again = load_prompt_text(ck.save(tmp_path / "again", model, **_text_args(model)))
+    assert same_weights(model, again)
+    prompts = ["Translate 'guten morgen' into German Sign Language"]
+    assert model.translate(prompts) == again.translate(prompts)
+
+
+def _text_args(model) -> dict:
+    s = model.settings()
+    return dict(
+        kind="text",
+        model_config=s["model"],
+        languages=s["gloss_languages"],
+        tokenizers={"prompt": model.prompt_tokenizer, "target": model.target_vocab},
+        meta={"text": {k: s[k] for k in ("tag_every_token", "mode", "max_len")}},
+    )
+
+
+@pytest.fixture()
+def bt_ckpt(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    tok = WordVocab.build(["guten morgen", "heute regen"])
+    model = BackTranslationModel(bt_config("tiny", vocab_size=tok.vocab_size))
+    training = {"trained_on": "ground-truth poses of split train"}
+    return save_bt_checkpoint(
+        tmp_path / "bt", model, tok, target="text", languages=["gsg"], training=training
+    )
+
+
+def test_round_trip_bt_kind_and_its_old_layout(bt_ckpt: Path, store_dir: Path) -> None:
+    from signllm.models.backtranslation import back_translate
+
+    bt = load_bt_checkpoint(bt_ckpt)
+    assert bt.config["kind"] == "bt" and bt.max_len == 60 and bt.target == "text"
+    poses = list(Store(store_dir).iter(split="dev"))[:2]
+    before = back_translate(bt.model, poses, bt.tokenizer, max_len=5)
+    # a v1 BT checkpoint (format signllm-bt-checkpoint, "tokenizer") is upgraded when read
+    cfg = json.loads((bt_ckpt / "config.json").read_text())
+    for key in ("kind", "tokenizers"):
+        del cfg[key]
+    cfg.update(format="signllm-bt-checkpoint", version=1, tokenizer="tokenizer.json")
+    (bt_ckpt / "config.json").write_text(json.dumps(cfg))
+    old = load_bt_checkpoint(bt_ckpt)
+    assert same_weights(bt.model, old.model)
+    assert back_translate(old.model, poses, old.tokenizer, max_len=5) == before
+
+
+def test_a_kind_without_default_builder_loads_with_config_builder(tmp_path: Path) -> None:
+    # the recognizer's path: any model built as Model(Config.from_dict(config["model"]))
+    tok = WordVocab.build(["a b c"])
+    model = BackTranslationModel(bt_config("tiny", vocab_size=tok.vocab_size))
+    out = ck.save(
+        tmp_path / "rec",
+        model,
+        kind="recognizer",
+        model_config=model.config.to_dict(),
+        languages=["gsg"],
+        tokenizers={"target": tok},
+    )
+    with pytest.raises(UsageError, match="needs its builder"):
+        ck.load(out)
+    build = ck.config_builder(BackTranslationConfig, BackTranslationModel)
+    loaded = ck.load(out, ("recognizer",), build)
+    assert (
+        same_weights(model, loaded.model)
+        and loaded.tokenizers["target"].vocab_size == tok.vocab_size
+    )
+
+
+def test_shipped_default_model_loads_from_its_old_layout() -> None:
+    root = default_model_dir()
+    kinds = {name: ck.read_config(root / name) for name in ("mlsf", "prompt", "prompt_text")}
+    assert {n: (c["kind"], c["version"]) for n, c in kinds.items()} == {
+        "mlsf": ("mlsf", 1),
+        "prompt": ("pose", 1),
+        "prompt_text": ("text", 0),
+    }
+    assert not (root / "mlsf" / "MODEL_CARD.md").exists()  # old layouts carry no card
+    text = ck.load(root / "prompt_text").model
+    assert text.translate(["Übersetze 'morgen' in DGS"])[0][0] == "gsg"  # type: ignore[operator]
+    with pytest.raises(DataError, match=r"config\.json, field kind: a text checkpoint, not bt"):
+        load_bt_checkpoint(root / "prompt_text")
+
+
+def test_broken_parts_name_the_file_and_field(bt_ckpt: Path, tmp_path: Path) -> None:
+    def tamper(edit) -> Path:
+        ck_dir = tmp_path / f"t{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(bt_ckpt, ck_dir)
+        cfg = json.loads((ck_dir / "config.json").read_text())
+        edit(cfg)
+        (ck_dir / "config.json").write_text(json.dumps(cfg))
+        return ck_dir
+
+    cfg = r"config\.json, field "
+    cases = [
+        (lambda c: c.update(kind="bogus"), cfg + "kind: must be one of"),
+        (lambda c: c.update(version=9), cfg + "version: unsupported version 9"),
+        (lambda c: c.update(languages="gsg"), cfg + "languages: missing or not a list"),
+        (lambda c: c.update(target="pose"), cfg + "target: must be one of text, gloss"),
+        (lambda c: c.update(tokenizers={"target": "../x.json"}), cfg + r"tokenizers\.target"),
+        (lambda c: c.update(decode={"max_len": "long"}), cfg + "decode"),
+        (lambda c: c["model"].update(nope=1), cfg + "model: unknown BackTranslationConfig"),
+        (lambda c: c["model"].update(vocab_size=99), r"tokenizer\.json, field vocab_size"),
+    ]
+    for edit, message in cases:
+        with pytest.raises(DataError, match=message):
+            load_bt_checkpoint(tamper(edit))
+    # the writer runs the same checks before anything is written
+    model = load_bt_checkpoint(bt_ckpt).model
+    with pytest.raises(DataError, match=r"field kind"):
+        ck.save(tmp_path / "w", model, kind="nope", model_config={}, languages=[], tokenizers={})
+    assert not (tmp_path / "w").exists()
+
+
+def test_wrong_shape_or_missing_weight_is_refused_by_name(bt_ckpt: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(bt_ckpt / "model.safetensors"))
+    name = next(k for k, v in state.items() if v.ndim == 2)
+    bad = dict(state)
+    bad[name] = torch.zeros(state[name].shape[0] + 1, state[name].shape[1])
+    save_file(bad, str(bt_ckpt / "model.safetensors"))
+    shape = re_escape(str(tuple(bad[name].shape)))
+    with pytest.raises(DataError, match=rf"model\.safetensors: weights do not fit the config: "
+                                        rf"{re_escape(name)} has shape {shape}"):  # fmt: skip
+        load_bt_checkpoint(bt_ckpt)
+    del bad[name]
+    save_file(bad, str(bt_ckpt / "model.safetensors"))
+    with pytest.raises(DataError, match=rf"missing {re_escape(name)}"):
+        load_bt_checkpoint(bt_ckpt)
 
 
 class Evil:

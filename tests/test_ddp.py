@@ -37,7 +37,7 @@ def test_two_ranks_match_each_other_and_one_process(tmp_path: Path, tiny_store) 
               "--eval-every", "0", "--eval-clips", "2", "--log-every", "2", "--no-progress"]  # fmt: skip
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
     ddp = subprocess.run(
-        [*torchrun, "2", "-m", "signllm.train.trainer", *common, "--out", str(tmp_path / "ddp")],
+        [*torchrun, "2", "-m", "signllm", "train", *common, "--out", str(tmp_path / "ddp")],
         env=env(),
         capture_output=True,
         text=True,
@@ -45,7 +45,7 @@ def test_two_ranks_match_each_other_and_one_process(tmp_path: Path, tiny_store) 
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     single = subprocess.run(
-        [sys.executable, "-m", "signllm.train.trainer", *common, "--out", str(tmp_path / "one")],
+        [sys.executable, "-m", "signllm", "train", *common, "--out", str(tmp_path / "one")],
         env=env(),
         capture_output=True,
         text=True,

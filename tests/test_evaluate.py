@@ -12,21 +12,20 @@ import numpy as np
 import pytest
 import torch
 
+from signllm.cli.eval import add_evaluate_arguments
+from signllm.cli.train import add_train_bt_arguments
 from signllm.data.formats.skels import read_skels
 from signllm.data.store import Store, StoreWriter
 from signllm.errors import DataError
 from signllm.eval.bt_checkpoint import (
-    add_train_bt_arguments,
     load_bt_checkpoint,
     save_bt_checkpoint,
     train_bt_main,
 )
-from signllm.eval.report import comparison_table, markdown_report, results_table
+from signllm.eval.report import SYSTEMS, comparison_table, markdown_report, results_table
 from signllm.eval.runner import (
     POSE_KEYS,
-    SYSTEMS,
     TEXT_KEYS,
-    add_evaluate_arguments,
     evaluate,
     floor_pose,
     mean_pose,
@@ -91,7 +90,7 @@ def result(model_dir: Path, bt_dir: Path, store_dir: Path) -> dict:
 
 def test_bt_checkpoint_records_ground_truth_training(bt_dir: Path) -> None:
     cfg = json.loads((bt_dir / "config.json").read_text())
-    assert cfg["format"] == "signllm-bt-checkpoint"
+    assert cfg["format"] == "signllm-checkpoint" and cfg["kind"] == "bt"
     assert cfg["target"] == "text" and cfg["languages"] == ["gsg"]
     assert cfg["training"]["trained_on"] == "ground-truth poses of split train"
     assert cfg["training"]["clips"] == 5 and cfg["training"]["steps"] == 6
@@ -99,7 +98,9 @@ def test_bt_checkpoint_records_ground_truth_training(bt_dir: Path) -> None:
         "config.json",
         "model.safetensors",
         "tokenizer.json",
+        "MODEL_CARD.md",
     }
+    assert "ground-truth poses of split train" in (bt_dir / "MODEL_CARD.md").read_text()
 
 
 def test_bt_checkpoint_round_trip(bt_dir: Path, store_dir: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from signllm.cli.data import register_extract
 from signllm.data import extract as ex
 from signllm.data.formats.poseformat import read_pose_file
 from signllm.errors import DataError, UsageError
@@ -200,7 +201,7 @@ def test_keep_going_reports_failures_and_cli_exits_2(tmp_path, capsys):
     assert report.written == [] and [v for v, _ in report.failed] == [bad]
 
     parser = argparse.ArgumentParser()
-    ex.register_cli(parser.add_subparsers(dest="command"))
+    register_extract(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["extract", str(bad), "-o", str(tmp_path / "out"), "--keep-going",
                               "--python", sys.executable])  # fmt: skip
     assert args.func(args) == 2

@@ -229,7 +229,7 @@ def tiny_checkpoint(root: Path) -> str:
     """A 2-step MLSF model on the bundled PHOENIX samples (gsg): ~1 s on one CPU thread."""
     import torch
 
-    from signllm.cli import samples_dir
+    from signllm.assets import samples_dir
     from signllm.data.formats.skels import read_skels
     from signllm.data.store import StoreWriter
     from signllm.train.config import TrainConfig
@@ -383,7 +383,7 @@ def test_internal_errors_are_json_and_cli_checks_arguments(capsys):
         r = post(c)
     assert r.status_code == 500 and "RuntimeError" in r.json()["detail"]
 
-    from signllm.serve import main
+    from signllm.cli import main
 
-    assert main(["--port", "-1"]) == 2
+    assert main(["serve", "--port", "-1"]) == 2
     assert "--port" in capsys.readouterr().err

@@ -11,16 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from signllm.cli.train import add_train_arguments, cmd_train, config_from_args
 from signllm.data.store import Store
 from signllm.errors import UsageError
 from signllm.train.checkpoint import load_checkpoint, load_trainer_state
-from signllm.train.config import (
-    ModelOptions,
-    TrainConfig,
-    add_train_arguments,
-    apply_overrides,
-    config_from_args,
-)
+from signllm.train.config import ModelOptions, TrainConfig, apply_overrides
 from signllm.train.data import (
     BatchPlan,
     ClipDataset,
@@ -140,7 +135,7 @@ def test_cli_flags_config_file_and_precedence(tmp_path: Path) -> None:
     assert cfg.lr == 1e-3  # file < flags < --set
     assert cfg.plc.eta == 1.0 and cfg.bf16 is False and cfg.init_from == "ck"
     assert cfg.early_stopping_patience == 3
-    assert args.func.__name__ == "_cmd_train"
+    assert args.func is cmd_train
     bad = tmp_path / "bad.json"
     bad.write_text('{"lr": 1,}')
     with pytest.raises(UsageError, match=r"bad\.json:1: invalid JSON"):

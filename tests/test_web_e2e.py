@@ -59,7 +59,7 @@ def translator(root: Path):
         return Translator()
     except UsageError:
         pass
-    from signllm.cli import samples_dir
+    from signllm.assets import samples_dir
     from signllm.data.formats.skels import read_skels
     from signllm.data.store import StoreWriter
     from signllm.train.config import TrainConfig

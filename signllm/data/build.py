@@ -65,7 +65,6 @@ of the whole store, plus this run's throughput.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import hashlib
@@ -774,80 +773,16 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# --- command line -----------------------------------------------------------------------------
-def add_build_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of `signllm data build`."""
-    p.add_argument(
-        "sources",
-        nargs="+",
-        metavar="SOURCE",
-        help="a .skels, .pose, OpenPose JSON folder, lexicon folder or manifest (.csv/.tsv/.jsonl), "
-        "optionally with options: PATH:lang=gsg,split=train,fps=25,scale=9",
-    )
-    p.add_argument("-o", "--output", required=True, help="store folder (rerun to resume a build)")
-    p.add_argument("--workers", type=int, default=1, help="processes (default 1; 0 = one per CPU)")
-    p.add_argument("--ray", dest="ray_address", metavar="ADDRESS",
-                   help="run the clips on a Ray cluster ('auto', 'ray://host:10001', or 'local')")  # fmt: skip
-    p.add_argument("--no-lift", action="store_true", help="keep 2D clips 2D")
-    p.add_argument("--no-clean", action="store_true", help="no pruning, interpolation, normalising")
-    p.add_argument("--lift-steps", type=int, help="lifting optimiser steps per clip (default 300)")
-    p.add_argument("--seed", type=int, default=0, help="split and prompt-template seed (default 0)")
-    p.add_argument("--split-ratios", default="0.8,0.1,0.1", metavar="TRAIN,DEV,TEST",
-                   help="for clips without a split of their own (default 0.8,0.1,0.1)")  # fmt: skip
-    p.add_argument("--lang", help="sign language of sources that name none (code, name or alias)")
-    p.add_argument("--fps", type=float, help="frame rate of sources that store none")
-    p.add_argument("--min-body-confidence", type=float, default=0.3,
-                   help="drop 2D frames whose mean body confidence is below this (default 0.3)")  # fmt: skip
-    p.add_argument("--no-resume", action="store_true", help="fail if the store already exists")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="report and skip clips that fail to read instead of stopping")  # fmt: skip
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def cmd_build(args: argparse.Namespace) -> int:
-    summary = build_dataset(
-        args.sources,
-        args.output,
-        workers=args.workers,
-        ray_address=args.ray_address,
-        lift_2d=not args.no_lift,
-        clean=not args.no_clean,
-        seed=args.seed,
-        split_ratios=args.split_ratios,
-        min_body_confidence=args.min_body_confidence,
-        resume=not args.no_resume,
-        progress=not args.no_progress,
-        language=args.lang,
-        fps=args.fps,
-        lift_steps=args.lift_steps,
-        skip_bad=args.skip_bad,
-    )
-    if args.no_progress:
-        print(format_summary(summary))
-    return 0
-
-
-def register_cli(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `build` to a sub-command group (the one of `signllm data`)."""
-    p = subparsers.add_parser("build", help="corpora -> cleaned, lifted, normalised training store")
-    add_build_arguments(p)
-    p.set_defaults(func=cmd_build)
-    return p
-
-
 __all__ = [
     "ClipOptions",
     "ClipTask",
     "Source",
-    "add_build_arguments",
     "build_dataset",
-    "cmd_build",
     "enumerate_tasks",
     "format_summary",
     "load_clip",
     "parse_split_ratios",
     "process_clip",
-    "register_cli",
     "split_for",
     "store_id",
     "summarize",

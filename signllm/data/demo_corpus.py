@@ -422,7 +422,7 @@ def demo_sources(
     fingerspelling corpus into `out_tmp` (the caller owns that folder and deletes it after the
     build). With a lexicon that spells none of the words (the bundled A-C sample) the
     fingerspelling part is left out with a warning."""
-    from ..cli import samples_dir as bundled
+    from ..assets import samples_dir as bundled
     from .build import Source
 
     samples = Path(samples_dir) if samples_dir is not None else bundled()

@@ -19,10 +19,8 @@ y * height. Confidence: the body's visibility, 1 for a detected face or hand, 0 
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -379,55 +377,3 @@ def extract_videos(
                 raise
     report.seconds = time.perf_counter() - start
     return report
-
-
-# ---------------------------------------------------------------- command line
-def add_extract_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("videos", nargs="+", metavar="VIDEO",
-                   help=f"video files, or folders of them ({' '.join(VIDEO_SUFFIXES)})")  # fmt: skip
-    p.add_argument("-o", "--output", required=True, metavar="DIR",
-                   help="folder for the .pose files (one per video, named after it)")  # fmt: skip
-    p.add_argument("--complexity", type=int, choices=[0, 1, 2], default=1,
-                   help="Holistic model complexity (default 1, the only model that ships with "
-                        "mediapipe 0.10.21; 0 and 2 are downloaded on first use)")  # fmt: skip
-    p.add_argument("--refine-face", action="store_true",
-                   help="478 face points (with irises) instead of 468")  # fmt: skip
-    p.add_argument("--workers", type=int, default=1,
-                   help="videos processed at once, each in its own process (default 1)")  # fmt: skip
-    p.add_argument("--overwrite", action="store_true",
-                   help="redo videos whose .pose exists (default: skip them, so a run resumes)")  # fmt: skip
-    p.add_argument("--keep-going", action="store_true",
-                   help="report a broken video and go on with the others (exit code 2 at the end)")  # fmt: skip
-    p.add_argument("--python", metavar="PATH",
-                   help=f"the mediapipe environment's python (default: ${ENV_VAR}, then "
-                        f"{VENV_NAME}/bin/python; create it with: {SETUP_HINT})")  # fmt: skip
-
-
-def cmd_extract(args: argparse.Namespace) -> int:
-    report = extract_videos(
-        args.videos,
-        args.output,
-        workers=args.workers,
-        python=args.python,
-        model_complexity=args.complexity,
-        refine_face=args.refine_face,
-        overwrite=args.overwrite,
-        keep_going=args.keep_going,
-        progress=sys.stderr.isatty(),
-    )
-    for v, why in report.failed:
-        print(f"signllm: error: {why}" if str(v) in why else f"signllm: error: {v}: {why}",
-              file=sys.stderr)  # fmt: skip
-    print(
-        f"extracted {len(report.written)} video(s) in {report.seconds:.1f} s, "
-        f"{len(report.skipped)} already done, {len(report.failed)} failed -> {args.output}"
-    )
-    return 2 if report.failed else 0
-
-
-def register_cli(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `extract` to a sub-command group (e.g. the one of `signllm data`)."""
-    p = subparsers.add_parser("extract", help="videos -> .pose files with MediaPipe Holistic")
-    add_extract_arguments(p)
-    p.set_defaults(func=cmd_extract)
-    return p

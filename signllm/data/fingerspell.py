@@ -53,6 +53,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..assets import sample_lexicon_dir
 from ..errors import DataError, UsageError
 from ..pose import Pose, PoseMeta
 from ..skeleton import LEFT_SHOULDER, LEFT_WRIST, RIGHT_SHOULDER, RIGHT_WRIST
@@ -62,7 +63,7 @@ INDEX = "index.csv"
 PACKAGE = "spoken_to_signed"
 PACKAGE_LEXICON = Path("assets") / "fingerspelling_lexicon"
 INSTALL_HINT = "pip install --no-deps spoken-to-signed==0.4.0"
-SAMPLE_LEXICON = Path(__file__).resolve().parent.parent / "assets" / "samples" / "fingerspelling"
+SAMPLE_LEXICON = sample_lexicon_dir()
 DEFAULT_TRANSITION_FRAMES = 4  # 160 ms at 25 fps: a brisk change of handshape
 DEFAULT_HOLD_FRAMES = 0  # trimmed letters already hold their handshape
 DEFAULT_MAX_LETTER_SECONDS = 2.0  # letters run 0.3-1.5 s; a few broken recordings run 10 s

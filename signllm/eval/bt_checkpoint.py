@@ -1,15 +1,17 @@
 """Back-translation checkpoints, and `signllm train-bt`: a BT model trained on ground truth only.
 
 Why a checkpoint of its own: every evaluation must say which BT model read the poses and what it
-was trained on, and load it with nothing else. A BT checkpoint is a directory, written atomically
-(`signllm.train.checkpoint.write_dir_atomic`)::
+was trained on, and load it with nothing else. A BT checkpoint is a `signllm.checkpoint` of kind
+"bt"::
 
     model.safetensors   the BackTranslationModel weights (no pickle)
-    config.json         {"format": "signllm-bt-checkpoint", "version", "model": BackTranslationConfig,
-                         "target": "text" | "gloss", "languages", "tokenizer": "tokenizer.json",
-                         "decode": {"max_len"}, "training": {"trained_on": "ground-truth poses of
-                         split train", "store", "clips", "frames", "steps", "seed", "dev", ...}}
+    config.json         {"format": "signllm-checkpoint", "version", "kind": "bt",
+                         "model": BackTranslationConfig, "target": "text" | "gloss", "languages",
+                         "tokenizers": {"target": "tokenizer.json"}, "decode": {"max_len"},
+                         "training": {"trained_on": "ground-truth poses of split train", "store",
+                         "clips", "frames", "steps", "seed", "dev", ...}}
     tokenizer.json      the target-side tokenizer (subword by default: held-out words stay spellable)
+    MODEL_CARD.md       a summary for people
 
 Training reads the store's train split clip by clip (`StoreClips`, a lazy sequence: only the
 encoded model inputs stay in memory) and `train_backtranslation` refuses any clip whose
@@ -17,12 +19,11 @@ encoded model inputs stay in memory) and `train_backtranslation` refuses any cli
 Selection (`keep_best`) uses the dev split's *ground-truth* poses.
 
     signllm train-bt --data data/demo --out runs/bt --size base --steps 3000
-    python -m signllm.eval.bt_checkpoint --data data/demo --out runs/bt --size tiny --steps 200
+    train_bt_main("data/demo", "runs/bt", preset="tiny", steps=200)   # the same from Python
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -30,6 +31,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
+from .. import checkpoint as ck
+from ..checkpoint import BT_TARGETS, CONFIG
 from ..data.store import Store
 from ..errors import DataError, UsageError
 from ..pose import Pose
@@ -38,7 +41,6 @@ from ..text.tokenizers import (
     Tokenizer,
     WordVocab,
     check_vocab_size,
-    load_tokenizer,
 )
 
 if TYPE_CHECKING:  # torch is imported lazily: `signllm --help` must stay fast
@@ -46,12 +48,9 @@ if TYPE_CHECKING:  # torch is imported lazily: `signllm --help` must stay fast
 
     from ..models.backtranslation import BackTranslationModel
 
-FORMAT = "signllm-bt-checkpoint"
-VERSION = 1
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
-TARGETS = ("text", "gloss")
+TARGETS = BT_TARGETS
+_HINT = " (an SLP model checkpoint? pass it as --model)"
 TOKENIZER_KINDS = ("subword", "word")
 T = TypeVar("T")
 
@@ -94,86 +93,32 @@ def save_bt_checkpoint(
     max_len: int = 60,
 ) -> Path:
     """Write a BT checkpoint directory atomically; `training` must say what it was trained on."""
-    from safetensors.torch import save_file
-
-    from ..train.checkpoint import write_dir_atomic
-
     if target not in TARGETS:
         raise UsageError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     if "trained_on" not in training:
         raise UsageError("training info must record 'trained_on' (which ground-truth poses)")
     check_vocab_size(tokenizer, model.config.vocab_size)
-    config = {
-        "format": FORMAT,
-        "version": VERSION,
-        "model": model.config.to_dict(),
-        "target": target,
-        "languages": list(languages),
-        "tokenizer": TOKENIZER,
-        "decode": {"max_len": int(max_len)},
-        "training": training,
-    }
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-
-    def fill(tmp: Path) -> None:
-        save_file(state, str(tmp / WEIGHTS), metadata={"format": FORMAT})
-        with open(tmp / CONFIG, "w", encoding="utf-8") as f:
-            json.dump(config, f, ensure_ascii=False, indent=1)
-            f.write("\n")
-        tokenizer.to_json(tmp / TOKENIZER)  # type: ignore[attr-defined]
-
-    return write_dir_atomic(directory, fill)
+    return ck.save(
+        directory,
+        model,
+        kind="bt",
+        model_config=model.config.to_dict(),
+        languages=languages,
+        tokenizers={"target": tokenizer},
+        files={"target": TOKENIZER},
+        meta={"target": target, "decode": {"max_len": int(max_len)}, "training": training},
+    )
 
 
 def read_bt_config(directory: str | Path) -> dict[str, Any]:
     """config.json of a BT checkpoint, checked (DataError naming the file and field)."""
-    path = Path(directory) / CONFIG
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("not a back-translation checkpoint: config.json not found", path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read: {e}", path) from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", path, line=e.lineno) from None
-    if not isinstance(d, dict) or d.get("format") != FORMAT:
-        got = d.get("format") if isinstance(d, dict) else None
-        hint = (
-            " (an SLP model checkpoint? pass it as --model)" if got == "signllm-checkpoint" else ""
-        )
-        raise DataError(f"not a {FORMAT} config{hint}", path, field="format")
-    if not isinstance(d.get("version"), int) or d["version"] > VERSION:
-        raise DataError(f"unsupported version {d.get('version')!r}", path, field="version")
-    for key, kind in (("model", dict), ("languages", list), ("training", dict)):
-        if not isinstance(d.get(key), kind):
-            raise DataError(f"missing or not a {kind.__name__}", path, field=key)
-    if d.get("target") not in TARGETS:
-        raise DataError(f"must be one of {', '.join(TARGETS)}", path, field="target")
-    name = d.get("tokenizer", TOKENIZER)
-    if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
-        raise DataError("must be a file name inside the checkpoint", path, field="tokenizer")
-    return d
+    return ck.read_config(directory, ("bt",), _HINT)
 
 
 def load_bt_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> BTCheckpoint:
     """Rebuild a BT model and its tokenizer from the directory alone (eval mode)."""
-    from ..models.backtranslation import BackTranslationConfig, BackTranslationModel
-    from ..train.checkpoint import load_weights
-
-    root = Path(directory)
-    config = read_bt_config(root)
-    cpath = root / CONFIG
-    try:
-        cfg = BackTranslationConfig.from_dict(config["model"])
-    except (UsageError, TypeError) as e:
-        raise DataError(str(e), cpath, field="model") from None
-    tpath = root / config.get("tokenizer", TOKENIZER)
-    tokenizer = load_tokenizer(tpath)
-    check_vocab_size(tokenizer, cfg.vocab_size, tpath)
-    model = BackTranslationModel(cfg)
-    load_weights(model, root / WEIGHTS)
-    model.to(device).eval()
-    return BTCheckpoint(model, tokenizer, config, root)
+    model, config, tokenizers, root = ck.load(directory, ("bt",), device=device, hint=_HINT)
+    return BTCheckpoint(model, tokenizers["target"], config, root)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -387,93 +332,13 @@ def _dev_summary(entry: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: entry[k] for k in keep if k in entry}
 
 
-# ----------------------------------------------------------------------------------------------
-# Command line
-
-
-def add_train_bt_arguments(parser: Any) -> None:
-    """`signllm train-bt` options; sets `func` to `cmd_train_bt`."""
-    parser.add_argument("--data", required=True, help="pose store directory")
-    parser.add_argument("--out", required=True, help="BT checkpoint directory to write")
-    parser.add_argument("--split", default="train", help="ground-truth split to train on")
-    parser.add_argument(
-        "--dev-split", default="dev", help="ground-truth split for model selection ('' = none)"
-    )
-    parser.add_argument("--languages", help="comma-separated codes (default: all in the split)")
-    parser.add_argument("--target", choices=TARGETS, default="text", help="what to read back")
-    parser.add_argument("--size", choices=list(BT_SIZES), default="base", help="BT preset")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tokenizer", choices=TOKENIZER_KINDS, default="subword")
-    parser.add_argument("--vocab-size", type=int, default=1000, help="subword vocabulary (max)")
-    parser.add_argument(
-        "--downsample", type=int, default=0, help="stride-2 convs before the encoder (long clips)"
-    )
-    parser.add_argument(
-        "--eval-every",
-        type=int,
-        default=0,
-        help="dev evaluation interval; keeps the best (0 = end)",
-    )
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
-    parser.set_defaults(func=cmd_train_bt)
-
-
-def cmd_train_bt(args: Any) -> int:
-    """Train and save; print the checkpoint's training record as JSON."""
-    langs = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
-    cfg = train_bt_main(
-        args.data,
-        args.out,
-        split=args.split,
-        dev_split=args.dev_split or None,
-        languages=langs,
-        target=args.target,
-        preset=args.size,
-        steps=args.steps,
-        seed=args.seed,
-        tokenizer=args.tokenizer,
-        vocab_size=args.vocab_size,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        downsample=args.downsample,
-        eval_every=args.eval_every,
-        device=args.device,
-        progress=args.progress,
-    )
-    print(json.dumps({"out": str(args.out), **cfg["training"]}, ensure_ascii=False))
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from ..errors import SignLLMError
-
-    parser = argparse.ArgumentParser(prog="signllm train-bt", description=__doc__.split("\n\n")[0])
-    add_train_bt_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return cmd_train_bt(args)
-    except SignLLMError as e:
-        print(f"signllm: error: {e}", file=sys.stderr)
-        return 2
-
-
 __all__ = [
+    "CONFIG",
     "BTCheckpoint",
     "StoreClips",
-    "add_train_bt_arguments",
     "build_bt_tokenizer",
-    "cmd_train_bt",
     "load_bt_checkpoint",
     "read_bt_config",
     "save_bt_checkpoint",
     "train_bt_main",
 ]
-
-if __name__ == "__main__":
-    sys.exit(main())

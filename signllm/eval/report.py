@@ -10,13 +10,16 @@ DTW-MJE all joints and hands (data units, lower is better), hand distance ratio 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..fileio import atomic_write
-from .runner import SYSTEMS, clean_json
+import numpy as np
 
+from ..fileio import atomic_write
+
+SYSTEMS = ("ground_truth", "generated", "floor")
 SYSTEM_LABELS = {
     "ground_truth": "ground truth (BT ceiling)",
     "generated": "SignLLM generated",
@@ -152,9 +155,24 @@ def write_text(path: str | Path, text: str) -> Path:
     return path
 
 
+def clean_json(obj: Any) -> Any:
+    """NaN/inf -> None and numpy scalars -> Python, so the result is strict JSON."""
+    if isinstance(obj, dict):
+        return {str(k): clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [clean_json(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 __all__ = [
     "COLUMNS",
+    "SYSTEMS",
     "SYSTEM_LABELS",
+    "clean_json",
     "comparison_table",
     "group_label",
     "markdown_report",

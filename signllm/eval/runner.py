@@ -47,13 +47,13 @@ from ..metrics.text import character_accuracy, text_scores
 from ..pose import Pose
 from ..text.tokenizers import UNK_ID
 from .bt_checkpoint import BTCheckpoint, interleave, load_bt_checkpoint
+from .report import SYSTEMS, clean_json
 
 if TYPE_CHECKING:  # torch is imported lazily: `signllm --help` must stay fast
     import torch
 
 FORMAT = "signllm-eval"
 VERSION = 1
-SYSTEMS = ("ground_truth", "generated", "floor")
 TEXT_KEYS = ("bleu1", "bleu2", "bleu3", "bleu4", "chrf", "rouge_l", "wer")
 POSE_KEYS = ("dtw_mje", "dtw_mje_hands", "hand_distance_ratio", "duration_ratio")
 
@@ -510,107 +510,10 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(a.mean()) if a.size else None
 
 
-def clean_json(obj: Any) -> Any:
-    """NaN/inf -> None and numpy scalars -> Python, so the result is strict JSON."""
-    if isinstance(obj, dict):
-        return {str(k): clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [clean_json(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-# ----------------------------------------------------------------------------------------------
-# Command line
-
-
-def add_evaluate_arguments(parser: Any) -> None:
-    """`signllm evaluate` options; sets `func` to `cmd_evaluate`."""
-    parser.add_argument("--model", required=True, help="checkpoint directory of `signllm train`")
-    parser.add_argument("--bt", required=True, help="BT checkpoint of `signllm train-bt`")
-    parser.add_argument("--data", required=True, help="pose store directory")
-    parser.add_argument("--split", default="test")
-    parser.add_argument(
-        "--languages", nargs="+", help="codes to evaluate (default: every one the model knows)"
-    )
-    parser.add_argument("--max-clips", type=int, help="at most N clips, round-robin by language")
-    parser.add_argument("--beam", type=int, default=1, help="BT beam size (1 = greedy)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument(
-        "--max-frames", type=int, help="generation cap (default: the model's max_clip_frames)"
-    )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    parser.add_argument("--out", help="write the results as JSON here")
-    parser.add_argument("--markdown", help="write the results table as Markdown here")
-    parser.add_argument(
-        "--no-per-clip",
-        dest="per_clip",
-        action="store_false",
-        help="leave per-clip hypotheses out of the JSON",
-    )
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
-    parser.set_defaults(func=cmd_evaluate)
-
-
-def cmd_evaluate(args: Any) -> int:
-    """Evaluate, write the files, print the Markdown table."""
-    from .report import markdown_report, write_json, write_text
-
-    langs = None
-    if args.languages:
-        langs = [c.strip() for item in args.languages for c in item.split(",") if c.strip()]
-    result = evaluate(
-        args.model,
-        args.bt,
-        args.data,
-        split=args.split,
-        languages=langs,
-        max_clips=args.max_clips,
-        beam=args.beam,
-        progress=args.progress,
-        batch_size=args.batch_size,
-        max_frames=args.max_frames,
-        device=args.device,
-        per_clip=args.per_clip,
-    )
-    md = markdown_report(result)
-    if args.out:
-        write_json(args.out, result)
-    if args.markdown:
-        write_text(args.markdown, md)
-    print(md)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from ..errors import SignLLMError
-
-    parser = argparse.ArgumentParser(prog="signllm evaluate", description=__doc__.split("\n\n")[0])
-    add_evaluate_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return cmd_evaluate(args)
-    except SignLLMError as e:
-        print(f"signllm: error: {e}", file=sys.stderr)
-        return 2
-
-
 __all__ = [
-    "SYSTEMS",
     "Generator",
-    "add_evaluate_arguments",
-    "clean_json",
-    "cmd_evaluate",
     "evaluate",
     "floor_pose",
     "is_fingerspelled",
     "mean_pose",
 ]
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,9 +4,9 @@ Why one flat dataclass (with two nested ones, `model` and `plc`): it is the whol
 It is saved inside every checkpoint's `config.json`, so a checkpoint says how it was made, and
 `--resume` can check that it continues the same run.
 
-Sources, later wins: the defaults < `--config FILE` (JSON) < flags generated from the fields
-(`--lr 3e-4`, `--plc.eta 1`, `--model.dropout 0.1`, `--no-bf16`) < `--set key=value` (repeatable,
-dotted keys for the nested options, `--set languages=gsg,ase`). Every value is checked, and an error
+Sources, later wins: the defaults < `--config FILE` (JSON) < flags that `signllm.cli.train`
+generates from the fields (`--lr 3e-4`, `--plc.eta 1`, `--model.dropout 0.1`, `--no-bf16`) <
+`--set key=value` (repeatable, dotted keys for the nested options, `--set languages=gsg,ase`). Every value is checked, and an error
 names the field: ``train config field 'lr': must be > 0, got -1.0``.
 
     cfg = TrainConfig(data="store/", out="runs/x", size="tiny", steps=200)
@@ -381,93 +381,6 @@ def apply_overrides(cfg: TrainConfig, items: list[str]) -> TrainConfig:
     return cfg
 
 
-# ----------------------------------------------------------------------------------------------
-# Command line (kept torch-free so that `signllm --help` stays fast)
-
-_HELP = {
-    "data": "pose store directory (signllm/data/store.py)",
-    "out": "run directory: last/ and best/ checkpoints, metrics.jsonl, result.json",
-    "mode": "mlsf (a model group per language) or prompt (one shared model)",
-    "languages": "comma-separated codes (gsg,ase) or 'all' with train clips",
-    "size": "model size preset: tiny, pt-base, 40m, 120m, 1b",
-    "steps": "optimizer steps",
-    "resume": "continue OUT/last exactly",
-    "init_from": "start from a checkpoint; MLSF: new --languages are added as new groups",
-    "tokenizer": "input tokens: auto (gloss if present, else text), gloss, text, subword",
-}
-
-
-def add_train_arguments(parser: Any) -> None:
-    """`signllm train` options: one flag per config field, plus --config FILE and --set k=v.
-
-    Also sets `func` to `cmd_train` (imported only when the command runs).
-    """
-    import argparse
-
-    parser.add_argument("--config", metavar="FILE", help="JSON config file (fields as below)")
-    parser.add_argument(
-        "--set",
-        dest="set_items",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, repeatable; dotted keys for nested ones (plc.eta=1)",
-    )
-    defaults = TrainConfig()
-    for name, hint in field_types().items():
-        flags = ["--" + name.replace("_", "-")]
-        if "_" in name:
-            flags.append("--" + name)
-        default = _get(defaults, name)
-        help_ = _HELP.get(name, "train config field")
-        help_ = f"{help_} (default: {default})" if default not in ("", None) else help_
-        if hint is bool:
-            parser.add_argument(
-                *flags,
-                dest=f"cfg:{name}",
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=help_,
-            )
-        else:
-            parser.add_argument(
-                *flags,
-                dest=f"cfg:{name}",
-                default=argparse.SUPPRESS,
-                metavar=name.rpartition(".")[2].upper(),
-                help=help_,
-            )
-    parser.set_defaults(func=_cmd_train)
-
-
-def _get(cfg: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        cfg = getattr(cfg, part)
-    return cfg
-
-
-def config_from_args(args: Any) -> TrainConfig:
-    """defaults < --config FILE < flags < --set; validated."""
-    path = getattr(args, "config", None)
-    cfg = TrainConfig.from_json(path) if path else TrainConfig()
-    items = []
-    for key, value in vars(args).items():
-        if key.startswith("cfg:"):
-            name = key[4:]
-            if isinstance(value, bool):
-                set_field(cfg, name, value)
-            else:
-                items.append(f"{name}={value}")
-    cfg = apply_overrides(cfg, items + list(getattr(args, "set_items", []) or []))
-    return cfg.validate()
-
-
-def _cmd_train(args: Any) -> int:
-    from .trainer import cmd_train
-
-    return cmd_train(args)
-
-
 __all__ = [
     "DECAYS",
     "MODES",
@@ -475,9 +388,7 @@ __all__ = [
     "ModelOptions",
     "PLCOptions",
     "TrainConfig",
-    "add_train_arguments",
     "apply_overrides",
-    "config_from_args",
     "field_types",
     "parse_value",
     "set_field",

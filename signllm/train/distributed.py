@@ -4,8 +4,8 @@
 plain single process. Backend: nccl on CUDA, gloo on CPU (so CI can run the distributed path with
 two CPU processes). Rank 0 alone logs, evaluates and saves; the others only train.
 
-    python -m signllm.train.trainer --data store --out runs/x --size tiny --steps 200
-    torchrun --standalone --nproc_per_node 2 -m signllm.train.trainer --data store --out runs/x
+    python -m signllm train --data store --out runs/x --size tiny --steps 200
+    torchrun --standalone --nproc_per_node 2 -m signllm train --data store --out runs/x
 """
 
 from __future__ import annotations

@@ -3,35 +3,33 @@
 The pose side of the mode is an ordinary checkpoint (`signllm train --mode prompt`); this is its
 first stage. It learns from the store's training split: every clip's text wrapped in seeded
 prompt templates, the target being the clip's gloss (or, where a corpus has none, its words),
-tagged with its sign language. A checkpoint is a folder: `model.safetensors`, `config.json`
-(settings and training facts), `prompt_tokenizer.json`, `target_vocab.json` (flat, no subfolders).
+tagged with its sign language. It is saved as a `signllm.checkpoint` of kind "text":
+`model.safetensors`, `config.json` (model config, decode settings under "text", training facts
+under "trained"), `prompt_tokenizer.json`, `target_vocab.json`, `MODEL_CARD.md`.
 
     signllm train-prompt --data data/demo --out runs/prompt_text --steps 600
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
+from .. import checkpoint as ck
 from ..data.store import Store
-from ..errors import DataError, UsageError
+from ..errors import DataError
 from ..models.prompt2langgloss import (
     LangRecord,
     PromptToLangGloss,
-    TextSeq2SeqConfig,
     build_prompt_pairs,
     gloss_languages,
 )
-from ..text.tokenizers import LangWordVocab, SubwordTokenizer, load_tokenizer
-from .checkpoint import write_dir_atomic
 
-FORMAT = "signllm-prompt-text"
+FILES = {"prompt": "prompt_tokenizer.json", "target": "target_vocab.json"}
+TEXT_SETTINGS = ("tag_every_token", "mode", "max_len")
 SMALL = {"d_model": 128, "n_heads": 4, "n_enc_layers": 2, "n_dec_layers": 2, "d_ff": 512}
 
 
@@ -73,64 +71,30 @@ def train_prompt_text(
         pairs, gloss_languages=gloss_languages(records), **{**SMALL, **config}
     )
     losses = model.fit(pairs, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
-    info = {
-        "format": FORMAT,
-        "settings": model.settings(),
-        "trained": {
-            "data": str(data),
-            "split": split,
-            "languages": sorted({r.language for r in records}),
-            "records": len(records),
-            "pairs": len(pairs),
-            "steps": steps,
-            "seed": seed,
-            "final_loss": round(float(losses[-1]), 5),
-            "seconds": round(time.time() - t0, 1),
-        },
+    settings = model.settings()
+    trained = {
+        "data": str(data),
+        "split": split,
+        "languages": sorted({r.language for r in records}),
+        "records": len(records),
+        "pairs": len(pairs),
+        "steps": steps,
+        "seed": seed,
+        "final_loss": round(float(losses[-1]), 5),
+        "seconds": round(time.time() - t0, 1),
     }
-
-    def fill(tmp: Path) -> None:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()},
-                  str(tmp / "model.safetensors"))  # fmt: skip
-        (tmp / "config.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-        model.prompt_tokenizer.to_json(tmp / "prompt_tokenizer.json")
-        model.target_vocab.to_json(tmp / "target_vocab.json")
-
-    return write_dir_atomic(out, fill)
+    return ck.save(
+        out,
+        model,
+        kind="text",
+        model_config=settings["model"],
+        languages=settings["gloss_languages"],
+        tokenizers={"prompt": model.prompt_tokenizer, "target": model.target_vocab},
+        files=FILES,
+        meta={"text": {k: settings[k] for k in TEXT_SETTINGS}, "trained": trained},
+    )
 
 
 def load_prompt_text(directory: str | Path, device: str = "cpu") -> PromptToLangGloss:
     """A saved text model, needing nothing but its folder."""
-    root = Path(directory)
-    cpath = root / "config.json"
-    try:
-        info = json.loads(cpath.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("missing (not a prompt text model folder)", cpath) from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"broken JSON: {e.msg}", cpath, line=e.lineno) from None
-    if info.get("format") != FORMAT:
-        raise DataError(f"format must be {FORMAT!r}", cpath, field="format")
-    s = info["settings"]
-    tok = load_tokenizer(root / "prompt_tokenizer.json")
-    vocab = load_tokenizer(root / "target_vocab.json")
-    if not isinstance(tok, SubwordTokenizer) or not isinstance(vocab, LangWordVocab):
-        raise DataError("expected a subword prompt tokenizer and a lang_word target vocab", root)
-    try:
-        model = PromptToLangGloss(
-            tok,
-            vocab,
-            TextSeq2SeqConfig.from_dict(s["model"]),
-            gloss_languages=s["gloss_languages"],
-            tag_every_token=s["tag_every_token"],
-            mode=s["mode"],
-            max_len=s["max_len"],
-        )
-    except (KeyError, TypeError, UsageError) as e:
-        raise DataError(f"bad settings: {e}", cpath, field="settings") from None
-    try:
-        state = load_file(str(root / "model.safetensors"))
-        model.load_state_dict(state)
-    except Exception as e:
-        raise DataError(f"weights do not load: {e}", root / "model.safetensors") from None
-    return model.to(device).eval()
+    return ck.load(directory, ("text",), device=device).model  # type: ignore[return-value]

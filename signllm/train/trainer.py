@@ -1,14 +1,15 @@
 """Training loop: store -> tokenizers + normalisation -> model -> AdamW -> checkpoints.
 
     # a tiny CPU run on a store built with signllm/data/store.py
-    python -m signllm.train.trainer --data store/ --out runs/tiny --size tiny --steps 200
+    python -m signllm train --data store/ --out runs/tiny --size tiny --steps 200
     # two processes (CPU: gloo; GPUs: nccl), same global batch as one process
-    torchrun --standalone --nproc_per_node 2 -m signllm.train.trainer --data store/ --out runs/ddp
+    torchrun --standalone --nproc_per_node 2 -m signllm train --data store/ --out runs/ddp
     # continue after a crash or kill -9, exactly where the last checkpoint was
-    python -m signllm.train.trainer --data store/ --out runs/tiny --steps 200 --resume
+    python -m signllm train --data store/ --out runs/tiny --steps 200 --resume
     # MLSF: add a language to a trained checkpoint; the other groups stay bit-identical
-    python -m signllm.train.trainer --data store/ --out runs/ase --init-from runs/tiny/best \\
-        --languages ase
+    python -m signllm train --data store/ --out runs/ase --init-from runs/tiny/best --languages ase
+    # from Python
+    result = train(TrainConfig(data="store/", out="runs/tiny", size="tiny", steps=200))
 
 Modes. "mlsf": one `ProgressiveTransformer` group per language (`MLSF`), each with its own
 tokenizer; `languages` picks the groups that exist and train; with `init_from`, groups of the
@@ -72,7 +73,7 @@ from .checkpoint import (
     save_checkpoint,
     write_json,
 )
-from .config import TrainConfig, add_train_arguments, config_from_args
+from .config import TrainConfig
 from .data import (
     BatchPlan,
     ClipDataset,
@@ -852,49 +853,12 @@ def train(
         D.cleanup(info)
 
 
-def cmd_train(args: Any) -> int:
-    """`signllm train ...`: build the config from the arguments, train, print the result."""
-    cfg = config_from_args(args)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="signllm: %(message)s", stream=sys.stderr)
-    result = train(cfg)
-    if _env_rank() == 0:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
-    return 0
-
-
-def _env_rank() -> int:
-    import os
-
-    return int(os.environ.get("RANK", "0"))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m signllm.train.trainer` (what torchrun starts): the same options as the CLI."""
-    import argparse
-
-    from ..errors import SignLLMError
-
-    parser = argparse.ArgumentParser(prog="signllm train", description=__doc__.split("\n\n")[0])
-    add_train_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return cmd_train(args)
-    except SignLLMError as e:
-        print(f"signllm: error: {e}", file=sys.stderr)
-        return 2
-
-
 __all__ = [
     "LossModule",
     "TrainResult",
     "Trainer",
-    "cmd_train",
     "generate",
     "lr_at",
     "train",
     "weights_digest",
 ]
-
-if __name__ == "__main__":
-    sys.exit(main())

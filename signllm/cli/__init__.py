@@ -1,0 +1,69 @@
+"""The `signllm` command: every command's arguments and dispatch, over the Python API.
+
+One module per command group: `data` (info, convert, render, demo, data build/extract/demo),
+`train` (train, train-prompt, train-bt), `eval` (evaluate), `translate` (translate, serve,
+languages). The library below takes Python arguments and returns values; nothing under it parses.
+
+Errors a user can fix (bad files, unknown options) print one line naming the file and line or
+field, and exit with code 2; no traceback, no partial output. That handling lives in `main` only.
+
+    signllm info data.skels                       # or: python -m signllm info data.skels
+    torchrun --standalone --nproc_per_node 2 -m signllm train --data store/ --out runs/ddp
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import SignLLMError
+from . import data, train, translate
+from .eval import register_evaluate  # the module name `eval` is kept out of this namespace
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="signllm", description="Sign language production: text in, signing skeleton out."
+    )
+    parser.add_argument("--version", action="version", version=f"signllm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    data.register_info(sub)
+    data.register_convert(sub)
+    translate.register_translate(sub)
+    train.register_train(sub)
+    train.register_train_prompt(sub)
+    translate.register_serve(sub)
+    train.register_train_bt(sub)
+    register_evaluate(sub)
+    data.register_render(sub)
+    translate.register_languages(sub)
+    data.register_data(sub)
+    data.register_demo(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except SignLLMError as e:
+        print(f"signllm: error: {e}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as e:
+        print(f"signllm: error: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `signllm info ... | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("signllm: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,214 @@
+"""`signllm train`, `signllm train-prompt` and `signllm train-bt`.
+
+`train` has one flag per `TrainConfig` field (generated from the dataclass, so a new field is a
+new flag), plus `--config FILE` and `--set key=value`. torchrun starts the same command:
+
+    torchrun --standalone --nproc_per_node 2 -m signllm train --data store/ --out runs/ddp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from ..train.config import TrainConfig, apply_overrides, field_types, set_field
+
+_HELP = {
+    "data": "pose store directory (signllm/data/store.py)",
+    "out": "run directory: last/ and best/ checkpoints, metrics.jsonl, result.json",
+    "mode": "mlsf (a model group per language) or prompt (one shared model)",
+    "languages": "comma-separated codes (gsg,ase) or 'all' with train clips",
+    "size": "model size preset: tiny, pt-base, 40m, 120m, 1b",
+    "steps": "optimizer steps",
+    "resume": "continue OUT/last exactly",
+    "init_from": "start from a checkpoint; MLSF: new --languages are added as new groups",
+    "tokenizer": "input tokens: auto (gloss if present, else text), gloss, text, subword",
+}
+
+
+# --- signllm train ----------------------------------------------------------------------------
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """`signllm train` options: one flag per config field, plus --config FILE and --set k=v.
+
+    Also sets `func` to `cmd_train`. Kept torch-free so that `signllm --help` stays fast.
+    """
+    parser.add_argument("--config", metavar="FILE", help="JSON config file (fields as below)")
+    parser.add_argument(
+        "--set",
+        dest="set_items",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, repeatable; dotted keys for nested ones (plc.eta=1)",
+    )
+    defaults = TrainConfig()
+    for name, hint in field_types().items():
+        flags = ["--" + name.replace("_", "-")]
+        if "_" in name:
+            flags.append("--" + name)
+        default = _get(defaults, name)
+        help_ = _HELP.get(name, "train config field")
+        help_ = f"{help_} (default: {default})" if default not in ("", None) else help_
+        if hint is bool:
+            parser.add_argument(
+                *flags,
+                dest=f"cfg:{name}",
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_,
+            )
+        else:
+            parser.add_argument(
+                *flags,
+                dest=f"cfg:{name}",
+                default=argparse.SUPPRESS,
+                metavar=name.rpartition(".")[2].upper(),
+                help=help_,
+            )
+    parser.set_defaults(func=cmd_train)
+
+
+def _get(cfg: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """defaults < --config FILE < flags < --set; validated."""
+    path = getattr(args, "config", None)
+    cfg = TrainConfig.from_json(path) if path else TrainConfig()
+    items = []
+    for key, value in vars(args).items():
+        if key.startswith("cfg:"):
+            name = key[4:]
+            if isinstance(value, bool):
+                set_field(cfg, name, value)
+            else:
+                items.append(f"{name}={value}")
+    cfg = apply_overrides(cfg, items + list(getattr(args, "set_items", []) or []))
+    return cfg.validate()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Build the config from the arguments, train (DDP under torchrun), print the result."""
+    from ..train.trainer import train
+
+    cfg = config_from_args(args)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="signllm: %(message)s", stream=sys.stderr)
+    result = train(cfg)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 prints
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    return 0
+
+
+def register_train(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a SignLLM model (MLSF or Prompt2LangGloss)")
+    add_train_arguments(p)
+
+
+# --- signllm train-prompt ---------------------------------------------------------------------
+def cmd_train_prompt(args: argparse.Namespace) -> int:
+    from ..train.prompt_text import train_prompt_text
+
+    langs = args.languages.split(",") if args.languages else None
+    out = train_prompt_text(args.data, args.out, split=args.split, languages=langs,
+                            steps=args.steps, seed=args.seed)  # fmt: skip
+    print(f"wrote {out}")
+    return 0
+
+
+def register_train_prompt(sub: Any) -> None:
+    p = sub.add_parser("train-prompt", help="train the prompt -> gloss text model")
+    p.add_argument("--data", required=True, help="dataset store (signllm data build)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--split", default="train")
+    p.add_argument("--languages", help="comma-separated codes (default: every language)")
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_prompt)
+
+
+# --- signllm train-bt -------------------------------------------------------------------------
+def add_train_bt_arguments(parser: argparse.ArgumentParser) -> None:
+    """`signllm train-bt` options; sets `func` to `cmd_train_bt`."""
+    from ..eval.bt_checkpoint import BT_SIZES, TARGETS, TOKENIZER_KINDS
+
+    parser.add_argument("--data", required=True, help="pose store directory")
+    parser.add_argument("--out", required=True, help="BT checkpoint directory to write")
+    parser.add_argument("--split", default="train", help="ground-truth split to train on")
+    parser.add_argument(
+        "--dev-split", default="dev", help="ground-truth split for model selection ('' = none)"
+    )
+    parser.add_argument("--languages", help="comma-separated codes (default: all in the split)")
+    parser.add_argument("--target", choices=TARGETS, default="text", help="what to read back")
+    parser.add_argument("--size", choices=list(BT_SIZES), default="base", help="BT preset")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tokenizer", choices=TOKENIZER_KINDS, default="subword")
+    parser.add_argument("--vocab-size", type=int, default=1000, help="subword vocabulary (max)")
+    parser.add_argument(
+        "--downsample", type=int, default=0, help="stride-2 convs before the encoder (long clips)"
+    )
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        help="dev evaluation interval; keeps the best (0 = end)",
+    )
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.set_defaults(func=cmd_train_bt)
+
+
+def cmd_train_bt(args: argparse.Namespace) -> int:
+    """Train and save; print the checkpoint's training record as JSON."""
+    from ..eval.bt_checkpoint import train_bt_main
+
+    langs = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
+    cfg = train_bt_main(
+        args.data,
+        args.out,
+        split=args.split,
+        dev_split=args.dev_split or None,
+        languages=langs,
+        target=args.target,
+        preset=args.size,
+        steps=args.steps,
+        seed=args.seed,
+        tokenizer=args.tokenizer,
+        vocab_size=args.vocab_size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        downsample=args.downsample,
+        eval_every=args.eval_every,
+        device=args.device,
+        progress=args.progress,
+    )
+    print(json.dumps({"out": str(args.out), **cfg["training"]}, ensure_ascii=False))
+    return 0
+
+
+def register_train_bt(sub: Any) -> None:
+    p = sub.add_parser("train-bt", help="train the back-translation model on ground-truth poses")
+    add_train_bt_arguments(p)
+
+
+__all__ = [
+    "add_train_arguments",
+    "add_train_bt_arguments",
+    "cmd_train",
+    "cmd_train_bt",
+    "cmd_train_prompt",
+    "config_from_args",
+    "register_train",
+    "register_train_bt",
+    "register_train_prompt",
+]

@@ -1,0 +1,222 @@
+"""Kinematic output head: a body with fixed proportions, by construction, in every frame.
+
+A linear pose head predicts 150 free coordinates per frame, so nothing stops a bone from
+stretching between frames or the shoulders from shrinking and swelling: the shipped model did
+exactly that. This head predicts *how the body is posed*, not where its joints are:
+
+- the root (the neck) position, as an offset from the rest pose;
+- one torso rotation (the 6D representation of Zhou et al., CVPR 2019) that carries the rigid
+  shoulder line, so the shoulder width is the body's at every frame;
+- per bone a direction, as an offset from the rest pose's direction of that bone, normalised.
+
+Forward kinematics then places every joint at its parent plus bone length x direction, with bone
+lengths that are buffers fitted once on the training data (`fit_body`: per-bone medians, left
+and right limbs averaged so that they match). Output = joints in the data's coordinates, divided
+by the trainer's normalisation (`mean`, `std` buffers) so the rest of the model and the loss see
+the same space as with a linear head.
+
+The projection starts at zero, so an untrained model outputs the rest pose (the mean pose): it
+learns offsets from the floor rather than absolute coordinates.
+
+Body, rest pose and normalisation are buffers (saved with the weights); the config only says
+`output_head="kinematic"`. Shapes: J joints, k future frames, d model width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..skeleton import LEFT_SHOULDER, PROMPT2SIGN50, RIGHT_SHOULDER, Skeleton
+
+NECK = PROMPT2SIGN50.index("neck")
+
+
+def neck_rooted_parents(skeleton: Skeleton = PROMPT2SIGN50) -> list[int]:
+    """The skeleton's tree re-rooted at the neck (the canonical space's origin): nose -> neck."""
+    parents = list(skeleton.parents)
+    root = skeleton.index("neck")
+    old_root = parents.index(-1)
+    if old_root != root:  # reverse the edge(s) between the old root and the neck
+        chain = [root]
+        while parents[chain[-1]] != -1:
+            chain.append(parents[chain[-1]])
+        for child, parent in zip(chain[1:], chain[:-1], strict=True):
+            parents[child] = parent
+        parents[root] = -1
+    return parents
+
+
+def _mirror_pairs(skeleton: Skeleton) -> list[tuple[int, int]]:
+    perm = skeleton.mirror
+    return [(i, int(j)) for i, j in enumerate(perm) if i < j]
+
+
+def fit_body(
+    frames: np.ndarray, mask: np.ndarray | None = None, skeleton: Skeleton = PROMPT2SIGN50
+) -> dict[str, np.ndarray]:
+    """Rest pose (J, 3) and bone lengths (J,) from training frames (N, J, 3).
+
+    `mask` (N, J) marks observed joints. Rest = per-joint mean (the mean pose, the floor the
+    model starts from); lengths = per-bone median of |child - parent| over frames where both are
+    observed, averaged over each left/right pair; the shoulders' rest offsets from the neck are
+    made mirror-symmetric.
+    """
+    frames = np.asarray(frames, np.float64)
+    if frames.ndim != 3 or frames.shape[1:] != (skeleton.num_joints, 3):
+        raise ValueError(f"frames must be (N, {skeleton.num_joints}, 3), got {frames.shape}")
+    ok = np.ones(frames.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+    ok = ok & np.isfinite(frames).all(-1)
+    parents = neck_rooted_parents(skeleton)
+    j = skeleton.num_joints
+    rest = np.zeros((j, 3))
+    for i in range(j):
+        rest[i] = frames[ok[:, i], i].mean(0) if ok[:, i].any() else 0.0
+    lengths = np.zeros(j)
+    for c, p in enumerate(parents):
+        if p < 0:
+            continue
+        both = ok[:, c] & ok[:, p]
+        if both.any():
+            lengths[c] = float(
+                np.median(np.linalg.norm(frames[both, c] - frames[both, p], axis=-1))
+            )
+        else:
+            lengths[c] = float(np.linalg.norm(rest[c] - rest[p]))
+    for a, b in _mirror_pairs(skeleton):
+        if parents[a] >= 0 and parents[b] >= 0:
+            lengths[a] = lengths[b] = 0.5 * (lengths[a] + lengths[b])
+    # a rigid, mirror-symmetric shoulder line around the neck
+    r, left = rest[RIGHT_SHOULDER] - rest[NECK], rest[LEFT_SHOULDER] - rest[NECK]
+    half = 0.5 * (np.abs(r[0]) + np.abs(left[0]))
+    yz = 0.5 * (r[1:] + left[1:])
+    sign = 1.0 if r[0] >= left[0] else -1.0
+    rest[RIGHT_SHOULDER] = rest[NECK] + np.array([sign * half, *yz])
+    rest[LEFT_SHOULDER] = rest[NECK] + np.array([-sign * half, *yz])
+    for t in (RIGHT_SHOULDER, LEFT_SHOULDER):
+        lengths[t] = float(np.linalg.norm(rest[t] - rest[NECK]))
+    # the rest pose is the mean pose's bone directions at these lengths, so it is itself a body
+    # (the head outputs it exactly before training)
+    order = sorted(range(j), key=lambda i: _depth(parents, i))
+    mean = rest.copy()
+    for c in order:
+        p = parents[c]
+        if p < 0 or c in (RIGHT_SHOULDER, LEFT_SHOULDER):
+            continue
+        d = mean[c] - mean[p]
+        n = np.linalg.norm(d)
+        rest[c] = rest[p] + (lengths[c] * d / n if n > 1e-9 else 0.0)
+    return {"rest": rest.astype(np.float32), "lengths": lengths.astype(np.float32)}
+
+
+def _depth(parents: Sequence[int], i: int) -> int:
+    n = 0
+    while parents[i] >= 0:
+        i, n = parents[i], n + 1
+    return n
+
+
+def rotation_6d(x: Tensor) -> Tensor:
+    """(..., 6) -> rotation matrices (..., 3, 3) by Gram-Schmidt (Zhou et al. 2019)."""
+    a, b = x[..., :3], x[..., 3:]
+    e1 = F.normalize(a, dim=-1, eps=1e-6)
+    e2 = F.normalize(b - (e1 * b).sum(-1, keepdim=True) * e1, dim=-1, eps=1e-6)
+    e3 = torch.cross(e1, e2, dim=-1)
+    return torch.stack([e1, e2, e3], -1)  # columns
+
+
+class KinematicHead(nn.Module):
+    """Decoder states (b, t, d) -> normalised joints (b, t, k * J * 3) of a fixed-size body."""
+
+    def __init__(self, d_model: int, future_k: int = 1, skeleton: Skeleton = PROMPT2SIGN50):
+        super().__init__()
+        self.k, self.j = future_k, skeleton.num_joints
+        parents = neck_rooted_parents(skeleton)
+        self.root = parents.index(-1)
+        self.torso = (RIGHT_SHOULDER, LEFT_SHOULDER)
+        # per output frame: root offset (3) + torso rotation (6) + one direction offset per joint
+        self.per_frame = 3 + 6 + 3 * self.j
+        self.proj = nn.Linear(d_model, future_k * self.per_frame)
+        # FK order: joints grouped by depth below the root (torso joints come from the rotation)
+        depth = [_depth(parents, i) for i in range(self.j)]
+        levels = []
+        for lv in range(1, max(depth) + 1):
+            kids = [i for i in range(self.j) if depth[i] == lv and i not in self.torso]
+            if kids:
+                levels.append(kids)
+        self._levels = [torch.tensor(lv) for lv in levels]
+        self._level_parents = [torch.tensor([parents[i] for i in lv]) for lv in levels]
+        self.register_buffer("rest", torch.zeros(self.j, 3))
+        self.register_buffer("lengths", torch.zeros(self.j))
+        self.register_buffer("mean", torch.zeros(self.j, 3))
+        self.register_buffer("std", torch.ones(self.j, 3))
+        self.register_buffer("parents", torch.tensor(parents))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.proj.weight)  # starts at the rest (mean) pose
+        nn.init.zeros_(self.proj.bias)
+
+    @torch.no_grad()
+    def set_body(
+        self,
+        rest: np.ndarray | Tensor,
+        lengths: np.ndarray | Tensor,
+        mean: np.ndarray | Tensor | None = None,
+        std: np.ndarray | Tensor | None = None,
+    ) -> None:
+        """Fix the body (from `fit_body`) and the normalisation the model's outputs live in."""
+        self.rest.copy_(torch.as_tensor(np.asarray(rest), dtype=torch.float32).reshape(self.j, 3))
+        self.lengths.copy_(torch.as_tensor(np.asarray(lengths), dtype=torch.float32))
+        if mean is not None:
+            self.mean.copy_(torch.as_tensor(np.asarray(mean), dtype=torch.float32).reshape(-1, 3))
+        if std is not None:
+            self.std.copy_(torch.as_tensor(np.asarray(std), dtype=torch.float32).reshape(-1, 3))
+
+    def rest_directions(self) -> Tensor:
+        """Unit direction of each bone in the rest pose (J, 3); the root's is zero."""
+        p = self.parents.clamp(min=0)
+        return F.normalize(self.rest - self.rest[p], dim=-1, eps=1e-6)
+
+    def joints(self, h: Tensor) -> Tensor:
+        """Decoder states (..., d) -> joints in data coordinates (..., k, J, 3)."""
+        y = self.proj(h).unflatten(-1, (self.k, self.per_frame))  # (..., k, per_frame)
+        root = self.rest[self.root] + y[..., :3]  # (..., k, 3)
+        eye = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], device=h.device, dtype=y.dtype)
+        rot = rotation_6d(eye + y[..., 3:9])  # (..., k, 3, 3)
+        dirs = F.normalize(
+            self.rest_directions().to(y.dtype) + y[..., 9:].unflatten(-1, (self.j, 3)),
+            dim=-1,
+            eps=1e-6,
+        )  # (..., k, J, 3)
+        pos = [root.new_zeros(root.shape)] * self.j
+        pos[self.root] = root
+        for t in self.torso:  # rigid shoulder line, rotated about the neck
+            off = (self.rest[t] - self.rest[self.root]).to(y.dtype)
+            pos[t] = root + (rot @ off[:, None]).squeeze(-1)
+        out = torch.stack(pos, -2)  # (..., k, J, 3)
+        lengths = self.lengths.to(y.dtype)
+        for kids, pars in zip(self._levels, self._level_parents, strict=True):
+            kids, pars = kids.to(h.device), pars.to(h.device)
+            step = out.index_select(-2, pars) + lengths[kids, None] * dirs.index_select(-2, kids)
+            out = out.index_copy(-2, kids, step)
+        return out
+
+    def forward(self, h: Tensor) -> Tensor:
+        """(b, t, d) -> normalised joints flattened as the linear head's (b, t, k * J * 3)."""
+        x = (self.joints(h) - self.mean.to(h.dtype)) / self.std.to(h.dtype)
+        return x.flatten(-3)
+
+
+def bone_lengths(
+    frames: np.ndarray, skeleton: Skeleton = PROMPT2SIGN50, parents: Sequence[int] | None = None
+) -> np.ndarray:
+    """Per-frame bone lengths (T, B) for the neck-rooted tree's B bones (frames (T, J, 3))."""
+    par = list(neck_rooted_parents(skeleton) if parents is None else parents)
+    kids = [c for c, p in enumerate(par) if p >= 0]
+    f = np.asarray(frames, np.float64)
+    return np.linalg.norm(f[:, kids] - f[:, [par[c] for c in kids]], axis=-1)
