@@ -28,6 +28,7 @@ import torch
 from .assets import default_model_dir
 from .errors import UsageError
 from .languages import all_languages, get_language
+from .models.core import pad_sequences
 from .pose import Pose, PoseMeta
 
 _PUNCT = ".,;:!?\"'()[]{}«»„“”‘’"
@@ -289,7 +290,8 @@ class Translator:
         if mode == "mlsf":
             tok = ckpt.tokenizers[code]
             seqs = [tok.encode(" ".join(r), language=code) for r in runs]
-            ids, mask = _pad(seqs, tok.pad_id, self.device)
+            ids = pad_sequences(seqs, tok.pad_id, self.device)
+            mask = ids != tok.pad_id
             out = ckpt.model.generate(code, ids, mask, max_frames=limit)
         else:
             out = ckpt.model.generate([(code, r) for r in runs], max_frames=limit)
@@ -321,15 +323,6 @@ def _words(text: str) -> list[str]:
 def _token_id(tok: Any, token: str) -> int | None:
     f = getattr(tok, "token_to_id", None)
     return f(token) if f else None
-
-
-def _pad(seqs: list[list[int]], pad_id: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    t = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), t), pad_id, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-    ids = ids.to(device)
-    return ids, ids != pad_id
 
 
 _DEFAULT: Translator | None = None

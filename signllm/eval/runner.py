@@ -146,16 +146,12 @@ class Generator:
             return self._generate(poses, max_frames)
 
     def _generate(self, poses: Sequence[Pose], max_frames: int | None) -> list[Pose]:
-        import torch
+        from ..models.core import pad_sequences
 
         limit = max_frames or self.max_frames
         seqs = [self.tokens(p) for p in poses]
         pad = self.ck.tokenizers[poses[0].meta.language].pad_id
-        s = max(len(x) for x in seqs)
-        tokens = torch.full((len(seqs), s), pad, dtype=torch.long)
-        for i, x in enumerate(seqs):
-            tokens[i, : len(x)] = torch.tensor(x, dtype=torch.long)
-        tokens = tokens.to(self.device)
+        tokens = pad_sequences(seqs, pad, self.device)
         mask = tokens != pad
         model = self.ck.model
         if self.mode == "mlsf":

@@ -5,7 +5,7 @@ by a linear layer (+ LayerNorm, GELU), optionally shortened by stride-2 temporal
 encoded by a transformer encoder and read by an autoregressive transformer decoder over text
 tokens (words or subwords, any `signllm.text` tokenizer). An optional CTC head on the encoder
 recognises glosses (SLT's joint recognition + translation). Greedy and beam search decode with a
-KV cache; the attention blocks are those of `progressive.py`.
+KV cache; the attention blocks and decoding loops are those of `core.py`.
 
 Honest evaluation rests on two rules, enforced here:
 
@@ -52,15 +52,23 @@ from torch import Tensor, nn
 from ..errors import DataError, UsageError
 from ..pose import Pose
 from ..text.tokenizers import BOS_ID, EOS_ID, PAD_ID, Tokenizer
-from .progressive import (
-    DecoderLayer,
-    EncoderLayer,
+from .core import (
+    Decoder,
+    Dims,
+    Encoder,
     KVCache,
-    ProgressiveConfig,
+    MemoryKV,
+    StepFn,
     base_init,
+    beam_search,
+    check_shape,
     count_parameters,
+    eval_mode,
+    greedy_decode,
+    pad_sequences,
     scale_residual_init,
-    sinusoidal,
+    sinusoidal_range,
+    token_step,
 )
 
 
@@ -85,14 +93,11 @@ class BackTranslationConfig:
     ctc_weight: float = 1.0  # total loss = translation CE + ctc_weight * CTC
 
     def __post_init__(self) -> None:
-        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
-            raise UsageError(
-                f"d_model ({self.d_model}) must split into n_heads ({self.n_heads}) even-sized heads"
-            )
+        check_shape(self.d_model, self.n_heads, self.dropout)
         if self.n_joints < 1 or self.downsample < 0 or self.gloss_vocab_size < 0:
             raise UsageError("n_joints must be >= 1, downsample and gloss_vocab_size >= 0")
-        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.label_smoothing < 1.0:
-            raise UsageError("dropout and label_smoothing must be in [0, 1)")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise UsageError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         ids = (self.pad_id, self.bos_id, self.eos_id)
         if len(set(ids)) != 3 or not all(0 <= i < self.vocab_size for i in ids):
             raise UsageError(
@@ -176,15 +181,6 @@ def collate_inputs(
     return frames, frame_mask, joint_mask
 
 
-def pad_token_lists(seqs: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> Tensor:
-    """Right-pad id lists into (b, s) long (s >= 1)."""
-    s = max(1, max((len(x) for x in seqs), default=0))
-    out = torch.full((len(seqs), s), pad_id, dtype=torch.long)
-    for i, x in enumerate(seqs):
-        out[i, : len(x)] = torch.as_tensor(list(x), dtype=torch.long)
-    return out
-
-
 # ----------------------------------------------------------------------------------------------
 # The model
 
@@ -196,22 +192,14 @@ class BackTranslationModel(nn.Module):
         super().__init__()
         self.config = cfg = config
         d = cfg.d_model
-        # the attention blocks of progressive.py read only the shape fields of their config
-        block = ProgressiveConfig(
-            vocab_size=cfg.vocab_size,
-            d_model=d,
-            n_heads=cfg.n_heads,
-            d_ff=cfg.d_ff,
-            dropout=cfg.dropout,
-            bias=cfg.bias,
-        )
         self.frame_in = nn.Linear(cfg.input_dim, d)
         self.frame_norm = nn.LayerNorm(d)
         self.downsample = nn.ModuleList(
             nn.Conv1d(d, d, kernel_size=3, stride=2, padding=1) for _ in range(cfg.downsample)
         )
-        self.enc_layers = nn.ModuleList(EncoderLayer(block) for _ in range(cfg.n_enc_layers))
-        self.dec_layers = nn.ModuleList(DecoderLayer(block) for _ in range(cfg.n_dec_layers))
+        dims = Dims(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.bias)
+        self.enc_layers = Encoder(cfg.n_enc_layers, dims)
+        self.dec_layers = Decoder(cfg.n_dec_layers, dims)
         self.enc_ln, self.dec_ln = nn.LayerNorm(d), nn.LayerNorm(d)
         self.tok_emb = nn.Embedding(cfg.vocab_size, d)
         self.head = nn.Linear(d, cfg.vocab_size)
@@ -271,34 +259,27 @@ class BackTranslationModel(nn.Module):
             x = x * mask[..., None]  # padding must not leak into real frames
             x = F.gelu(conv(x.transpose(1, 2)).transpose(1, 2))  # (b, ceil(t/2), d)
             mask = mask[:, ::2]  # output i covers inputs 2i-1..2i+1: real iff 2i < length
-        x = self.drop(x + sinusoidal(torch.arange(x.shape[1], device=x.device), x.shape[-1]))
-        for layer in self.enc_layers:
-            x = layer(x, mask)
-        return self.enc_ln(x), mask
+        x = self.drop(x + sinusoidal_range(0, x.shape[1], x.shape[-1], x.device))
+        return self.enc_ln(self.enc_layers(x, mask)), mask
 
-    def memory_kv(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
+    def memory_kv(self, memory: Tensor) -> list[MemoryKV]:
         """Cross-attention keys/values of every decoder layer, computed once per sequence."""
-        return [layer.cross_attn.memory_kv(memory) for layer in self.dec_layers]
+        return self.dec_layers.memory_kv(memory)
 
     # -- decoder -----------------------------------------------------------------------------
 
     def decode(
         self,
         tokens_in: Tensor,
-        memory_kv: list[tuple[Tensor, Tensor]],
+        memory_kv: list[MemoryKV],
         memory_mask: Tensor,
         start: int = 0,
         caches: list[KVCache] | None = None,
     ) -> Tensor:
         """Decoder input ids (b, s) -> logits (b, s, vocab); `start` = position of the first id."""
-        s = tokens_in.shape[1]
-        pos = sinusoidal(
-            torch.arange(start, start + s, device=tokens_in.device), self.config.d_model
-        )
+        pos = sinusoidal_range(start, tokens_in.shape[1], self.config.d_model, tokens_in.device)
         x = self.drop(self.tok_emb(tokens_in) + pos)  # (b, s, d)
-        for i, layer in enumerate(self.dec_layers):
-            x = layer(x, memory_kv[i], memory_mask, None if caches is None else caches[i])
-        return self.head(self.dec_ln(x))
+        return self.head(self.dec_ln(self.dec_layers(x, memory_kv, memory_mask, caches)))
 
     def _targets(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
         """Sentence ids (b, s) -> decoder input [bos, y] and target [y, eos], both (b, s+1)."""
@@ -407,33 +388,31 @@ class BackTranslationModel(nn.Module):
             frames, frame_mask, beam, max_len, length_penalty, joint_mask, use_cache
         )
 
-    def _start(
-        self, frames: Tensor, frame_mask: Tensor | None, joint_mask: Tensor | None, max_len: int
-    ) -> tuple[Tensor, Tensor]:
-        if max_len < 1:
-            raise UsageError(f"max_len must be >= 1, got {max_len}")
-        return self.encode(frames, frame_mask, joint_mask)
-
     def _step(
         self,
-        history: Tensor,
-        kv: list[tuple[Tensor, Tensor]],
-        mask: Tensor,
-        step: int,
-        caches: list[KVCache] | None,
-    ) -> Tensor:
-        """Log-probabilities (n, vocab) of the next token after `history` (n, step+1).
-
-        <pad> and <bos> are never targets, so they are never generated either.
-        """
-        if caches is not None:
-            logits = self.decode(history[:, -1:], kv, mask, start=step, caches=caches)
-        else:
-            logits = self.decode(history, kv, mask)
-        return self.next_token_logprobs(logits[:, -1])
+        frames: Tensor,
+        frame_mask: Tensor | None,
+        joint_mask: Tensor | None,
+        max_len: int,
+        beam: int,
+        use_cache: bool,
+    ) -> tuple[StepFn, list[KVCache] | None, int]:
+        """Encode once; return the decoding step over b * beam rows, its caches, and b."""
+        if max_len < 1:
+            raise UsageError(f"max_len must be >= 1, got {max_len}")
+        memory, mask = self.encode(frames, frame_mask, joint_mask)
+        b = memory.shape[0]
+        kv = self.memory_kv(memory)
+        if beam > 1:  # row i * beam + j: beam j of clip i
+            kv = [(k.repeat_interleave(beam, 0), v.repeat_interleave(beam, 0)) for k, v in kv]
+            mask = mask.repeat_interleave(beam, 0)  # (b*beam, t')
+        caches = self.dec_layers.new_caches(b * beam, max_len, memory) if use_cache else None
+        logits = token_step(self.decode, kv, mask, caches)
+        return (lambda history, i: self.next_token_logprobs(logits(history, i))), caches, b
 
     def next_token_logprobs(self, logits: Tensor) -> Tensor:
-        """Decoding distribution from logits (..., vocab): <pad> and <bos> excluded."""
+        """Decoding distribution from logits (..., vocab): <pad> and <bos> excluded (they are
+        never targets, so they are never generated either)."""
         cfg = self.config
         logits = logits.float().index_fill(
             -1, logits.new_tensor([cfg.pad_id, cfg.bos_id]).long(), -math.inf
@@ -450,31 +429,15 @@ class BackTranslationModel(nn.Module):
         use_cache: bool = True,
     ) -> list[list[int]]:
         """Greedy decoding; each sequence stops at its <eos> (dropped) or after max_len tokens."""
-        was_training = self.training
-        self.eval()
-        try:
-            cfg = self.config
-            memory, mask = self._start(frames, frame_mask, joint_mask, max_len)
-            kv = self.memory_kv(memory)
-            b, dev = memory.shape[0], memory.device
-            caches = self._caches(b, max_len, memory) if use_cache else None
-            history = torch.full((b, 1), cfg.bos_id, dtype=torch.long, device=dev)
-            finished = torch.zeros(b, dtype=torch.bool, device=dev)
-            for step in range(max_len):
-                nxt = self._step(history, kv, mask, step, caches).argmax(-1)  # (b,)
-                nxt = torch.where(finished, cfg.pad_id, nxt)
-                history = torch.cat([history, nxt[:, None]], 1)
-                finished |= nxt == cfg.eos_id
-                if bool(finished.all()):
-                    break
-            return [self._strip(row[1:].tolist()) for row in history]
-        finally:
-            self.train(was_training)
-
-    def _caches(self, n: int, max_len: int, like: Tensor) -> list[KVCache]:
         cfg = self.config
-        dh = cfg.d_model // cfg.n_heads
-        return [KVCache(n, cfg.n_heads, max_len, dh, like) for _ in self.dec_layers]
+        with eval_mode(self):
+            step, _, b = self._step(frames, frame_mask, joint_mask, max_len, 1, use_cache)
+            ids, lengths = greedy_decode(
+                step, b, max_len, cfg.bos_id, cfg.eos_id, cfg.pad_id, frames.device
+            )
+            return [
+                self._strip(row[:n]) for row, n in zip(ids.tolist(), lengths.tolist(), strict=True)
+            ]
 
     def _strip(self, ids: list[int]) -> list[int]:
         cfg = self.config
@@ -493,86 +456,25 @@ class BackTranslationModel(nn.Module):
         joint_mask: Tensor | None = None,
         use_cache: bool = True,
     ) -> list[list[int]]:
-        """Beam search; hypotheses are ranked by log p / ((5 + L) / 6) ** length_penalty.
-
-        That is GNMT's length normalisation (Wu et al. 2016), L = tokens including <eos>;
-        length_penalty=0 ranks by raw log-probability. A clip is done once `beam` hypotheses have
-        ended; an <eos> counts only if it ranks within the top `beam` candidates of its step, so
-        beam=1 reproduces greedy decoding exactly.
-        """
+        """Beam search (`core.beam_search`): GNMT length normalisation log p / ((5 + L) / 6) **
+        length_penalty, L = tokens including <eos>; beam=1 reproduces greedy decoding exactly."""
         if beam < 1:
             raise UsageError(f"beam must be >= 1, got {beam}")
-        was_training = self.training
-        self.eval()
-        try:
-            return self._beam(
-                frames, frame_mask, beam, max_len, length_penalty, joint_mask, use_cache
-            )
-        finally:
-            self.train(was_training)
-
-    def _beam(
-        self,
-        frames: Tensor,
-        frame_mask: Tensor | None,
-        k: int,
-        max_len: int,
-        alpha: float,
-        joint_mask: Tensor | None,
-        use_cache: bool,
-    ) -> list[list[int]]:
         cfg = self.config
-        memory, mask = self._start(frames, frame_mask, joint_mask, max_len)
-        b, dev = memory.shape[0], memory.device
-        kv = [
-            (mk.repeat_interleave(k, 0), mv.repeat_interleave(k, 0))
-            for mk, mv in self.memory_kv(memory)
-        ]
-        mask = mask.repeat_interleave(k, 0)  # (b*k, t')
-        caches = self._caches(b * k, max_len, memory) if use_cache else None
-        history = torch.full((b * k, 1), cfg.bos_id, dtype=torch.long, device=dev)
-        scores = torch.full((b, k), -math.inf, device=dev)
-        scores[:, 0] = 0.0  # one live hypothesis at the start, not k copies of it
-        done: list[list[tuple[float, list[int]]]] = [[] for _ in range(b)]
-
-        def lp(length: int) -> float:
-            return ((5.0 + length) / 6.0) ** alpha
-
-        for step in range(max_len):
-            logp = self._step(history, kv, mask, step, caches)  # (b*k, V)
-            vocab = logp.shape[-1]
-            cand = (scores.reshape(-1, 1) + logp).view(b, k * vocab)
-            top_s, top_i = cand.topk(min(2 * k, k * vocab), dim=1)  # (b, 2k)
-            src, tok = top_i // vocab, top_i % vocab
-            is_eos = tok == cfg.eos_id
-            # an <eos> ranked among the top k ends a hypothesis (history excludes bos)
-            for bi, ci in (is_eos[:, :k] & torch.isfinite(top_s[:, :k])).nonzero().tolist():
-                if len(done[bi]) < k:
-                    seq = history[bi * k + src[bi, ci], 1:].tolist()
-                    done[bi].append((float(top_s[bi, ci]) / lp(step + 1), seq))
-            # the k best non-<eos> candidates live on (each beam offers at most one <eos>)
-            alive_s = top_s.masked_fill(is_eos, -math.inf)
-            alive_s, order = alive_s.topk(k, dim=1)  # (b, k)
-            src, tok = src.gather(1, order), tok.gather(1, order)
-            flat = (torch.arange(b, device=dev)[:, None] * k + src).reshape(-1)  # (b*k,)
-            history = torch.cat([history[flat], tok.reshape(-1, 1)], 1)
-            if caches is not None:
-                for c in caches:
-                    c.k, c.v = c.k[flat], c.v[flat]
-            scores = alive_s
-            if all(len(d) >= k for d in done):
-                break
-        out = []
-        for bi in range(b):
-            hyps = done[bi]
-            if not hyps:  # nothing ended within max_len: rank the live ones
-                n = history.shape[1] - 1
-                hyps = [
-                    (float(scores[bi, j]) / lp(n), history[bi * k + j, 1:].tolist())
-                    for j in range(k)
-                ]
-            out.append(self._strip(max(hyps, key=lambda h: h[0])[1]))
-        return out
+        with eval_mode(self):
+            step, caches, b = self._step(frames, frame_mask, joint_mask, max_len, beam, use_cache)
+            best = beam_search(
+                step,
+                b,
+                beam,
+                max_len,
+                cfg.bos_id,
+                cfg.eos_id,
+                frames.device,
+                length_penalty,
+                caches,
+            )
+            return [self._strip(ids) for ids in best]
 
     @torch.no_grad()
     def recognize_glosses(
@@ -581,9 +483,7 @@ class BackTranslationModel(nn.Module):
         """Greedy CTC decoding of the gloss head: best path, repeats merged, blanks dropped."""
         if self.gloss_head is None:
             raise UsageError("this model has no CTC gloss head (gloss_vocab_size=0)")
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             memory, mask = self.encode(frames, frame_mask, joint_mask)
             best = self.gloss_head(memory).argmax(-1)  # (b, t')
             out = []
@@ -591,8 +491,6 @@ class BackTranslationModel(nn.Module):
                 ids = [g for i, g in enumerate(row[:m]) if g != 0 and (i == 0 or g != row[i - 1])]
                 out.append(ids)
             return out
-        finally:
-            self.train(was_training)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -665,10 +563,10 @@ def _batch(
         "frames": frames.to(device),
         "frame_mask": fmask.to(device),
         "joint_mask": jmask.to(device),
-        "tokens": pad_token_lists([t for _, _, t, _ in items]).to(device),
+        "tokens": pad_sequences([t for _, _, t, _ in items], PAD_ID, device),
     }
     if items[0][3]:
-        out["glosses"] = pad_token_lists([g for _, _, _, g in items], 0).to(device)
+        out["glosses"] = pad_sequences([g for _, _, _, g in items], 0, device)
     return out
 
 

@@ -177,6 +177,15 @@ class KinematicHead(nn.Module):
         if std is not None:
             self.std.copy_(torch.as_tensor(np.asarray(std), dtype=torch.float32).reshape(-1, 3))
 
+    def hand_size(self) -> Tensor:
+        """Mean distance of the rest hands' joints from their wrists: the hand-shape loss's unit."""
+        loc = torch.stack([self.rest[list(ix)] - self.rest[ix[0]] for ix in _HANDS])
+        return loc[:, 1:].norm(dim=-1).mean()
+
+    def hand_shape_loss(self, pred: Tensor, target: Tensor, w: Tensor) -> Tensor:
+        """Hand-local error (fingers relative to the wrist) of normalised poses, in hand sizes."""
+        return _hand_shape_loss(self, pred, target, w)
+
     def rest_directions(self) -> Tensor:
         """Unit direction of each bone in the rest pose (J, 3); the root's is zero."""
         p = self.parents.clamp(min=0)
@@ -210,6 +219,28 @@ class KinematicHead(nn.Module):
         """(b, t, d) -> normalised joints flattened as the linear head's (b, t, k * J * 3)."""
         x = (self.joints(h) - self.mean.to(h.dtype)) / self.std.to(h.dtype)
         return x.flatten(-3)
+
+
+def _hand_local(x: Tensor, head: KinematicHead) -> Tensor:
+    """Normalised (..., J*3) -> each hand's joints minus its wrist, data units (..., 2, 20, 3)."""
+    j = head.j
+    pos = x.unflatten(-1, (j, 3)) * head.std.to(x.dtype) + head.mean.to(x.dtype)
+    hands = torch.stack([pos[..., list(ix), :] for ix in _HANDS], -3)  # (..., 2, 21, 3)
+    return hands[..., 1:, :] - hands[..., :1, :]
+
+
+_HANDS = (PROMPT2SIGN50.groups["left_hand"], PROMPT2SIGN50.groups["right_hand"])
+
+
+def _hand_shape_loss(head: KinematicHead, pred: Tensor, target: Tensor, w: Tensor) -> Tensor:
+    """Masked MSE of hand-local joints in hand sizes; w: the pose loss's value weights."""
+    p, t = _hand_local(pred, head), _hand_local(target, head)
+    wj = w.unflatten(-1, (head.j, 3))[..., 0]  # (..., J) joint weights
+    hw = torch.stack([wj[..., list(ix)] for ix in _HANDS], -2)  # (..., 2, 21)
+    hw = hw[..., 1:] * hw[..., :1]  # a joint counts where it and its wrist are observed
+    size = head.hand_size().to(pred.dtype).clamp(min=1e-3)
+    err = ((p - t) ** 2).sum(-1) / size**2  # (..., 2, 20)
+    return (err * hw).sum() / hw.sum().clamp(min=1e-8)
 
 
 def bone_lengths(

@@ -20,11 +20,12 @@ own entropy so that it reads 0 at a perfect fit (default), or MSE on the sigmoid
 vanish as the sigmoid saturates, so the model can actually reach counter 1 at the end; with MSE
 on a sigmoid it creeps towards 1 ever more slowly and may never cross the threshold.
 
-Attention is written with `F.scaled_dot_product_attention` (not `nn.Transformer`) so that the
-decoder can keep a KV cache: self-attention keys/values are cached per layer in buffers
-preallocated to `max_frames` (no concatenation, so a step costs the same at frame 5 and frame
-500 up to the attention itself), and the cross-attention keys/values of the encoder memory are
-computed once per `generate` call.
+The encoder and decoder stacks are those of `core.py` (attention with
+`F.scaled_dot_product_attention`, not `nn.Transformer`, so that the decoder keeps a KV cache
+preallocated to `max_frames`; the encoder memory's cross-attention keys/values are computed once
+per `generate` call). What is this model's own: the frame input and learned start frame, the pose
+output head (`make_pose_head`, where another head plugs in), the counter and length heads, future
+prediction, input noise, the losses and the honest decoding loop.
 
 Sizes (`PRESETS`, parameters with a 10k-token vocabulary, pose_dim 150, future_k 1):
 
@@ -56,6 +57,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UsageError
+from ..skeleton import PROMPT2SIGN50
+from .core import (
+    Decoder,
+    Dims,
+    Encoder,
+    KVCache,
+    MemoryKV,
+    base_init,
+    check_shape,
+    count_parameters,
+    eval_mode,
+    scale_residual_init,
+    sinusoidal_range,
+)
+from .kinematic import KinematicHead
 
 
 @dataclass
@@ -81,14 +97,19 @@ class ProgressiveConfig:
     # the text (its own plan; stops there or when the predicted counter reaches 1), "predicted" =
     # Progressive Transformers' feedback of the predicted counter (drifts on small data).
     decode_counter: str = "length"
+    # Pose output: "linear" (free coordinates, Progressive Transformers) or "kinematic" (bone
+    # directions + forward kinematics on a body fitted to the training data: fixed bone lengths,
+    # a rigid shoulder line; signllm/models/kinematic.py). The trainer fits the body.
+    output_head: str = "linear"
+    # + hand_weight * hand-shape loss: each hand's joints relative to its wrist, in hand sizes
+    # (kinematic head only, which knows the data's units). Finger shapes are a few hundredths of
+    # a shoulder width, so a plain coordinate MSE all but ignores them; fingerspelling is in them.
+    hand_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.pose_dim <= 0 or self.pose_dim % 3:
             raise UsageError(f"pose_dim must be a positive multiple of 3, got {self.pose_dim}")
-        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
-            raise UsageError(
-                f"d_model ({self.d_model}) must split into n_heads ({self.n_heads}) even-sized heads"
-            )
+        check_shape(self.d_model, self.n_heads, self.dropout)
         if self.future_k < 1:
             raise UsageError(f"future_k must be >= 1, got {self.future_k}")
         if self.pos_encoding not in ("sinusoidal", "learned"):
@@ -99,10 +120,14 @@ class ProgressiveConfig:
             raise UsageError(
                 f"decode_counter must be length or predicted, got {self.decode_counter!r}"
             )
+        if self.output_head not in ("linear", "kinematic"):
+            raise UsageError(f"output_head must be linear or kinematic, got {self.output_head!r}")
+        if self.hand_weight < 0:
+            raise UsageError(f"hand_weight must be >= 0, got {self.hand_weight}")
         if self.counter_loss not in ("bce", "mse"):
             raise UsageError(f"counter_loss must be bce or mse, got {self.counter_loss!r}")
-        if not 0.0 <= self.dropout < 1.0 or self.noise_std < 0:
-            raise UsageError("dropout must be in [0, 1) and noise_std >= 0")
+        if self.noise_std < 0:
+            raise UsageError(f"noise_std must be >= 0, got {self.noise_std}")
         if not 0 <= self.pad_id < self.vocab_size:
             raise UsageError(f"pad_id {self.pad_id} outside vocab of {self.vocab_size}")
 
@@ -141,36 +166,6 @@ def preset_config(name: str, **overrides: Any) -> ProgressiveConfig:
     return ProgressiveConfig(**{**PRESETS[name], **overrides})
 
 
-def base_init(module: nn.Module) -> None:
-    """N(0, 0.02) linears with zero bias, unit-scale embeddings (beside unit sinusoids), unit
-    LayerNorms: the init every transformer here starts from."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Embedding):
-            nn.init.normal_(m.weight, std=1.0)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-
-
-def scale_residual_init(enc_layers: nn.ModuleList, dec_layers: nn.ModuleList) -> None:
-    """nanoGPT: residual projections N(0, 0.02 / sqrt(branches * depth)), so deep stacks start
-    near the identity (2 residual branches per encoder layer, 3 per decoder layer)."""
-    for layers, branches in ((enc_layers, 2), (dec_layers, 3)):
-        std = 0.02 / math.sqrt(branches * max(len(layers), 1))
-        for name, p in layers.named_parameters():
-            if name.endswith("proj.weight"):
-                nn.init.normal_(p, std=std)
-
-
-def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters (works on the meta device, where nothing is allocated)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
 def add_counter(pose: Tensor, frame_mask: Tensor) -> Tensor:
     """Append the counter i/T to right-padded poses: (b, t, pose_dim) -> (b, t, pose_dim + 1).
 
@@ -183,139 +178,27 @@ def add_counter(pose: Tensor, frame_mask: Tensor) -> Tensor:
     return torch.cat([pose, counter[..., None]], -1)
 
 
-def sinusoidal(positions: Tensor, d: int) -> Tensor:
-    """Fixed sin/cos position code (Vaswani et al.): (t,) -> (t, d), any length."""
-    half = d // 2
-    freq = torch.exp(
-        -math.log(10000.0) * torch.arange(half, device=positions.device, dtype=torch.float32) / half
-    )
-    ang = positions.float()[:, None] * freq[None]  # (t, half)
-    return torch.cat([ang.sin(), ang.cos()], -1)
-
-
-# ----------------------------------------------------------------------------------------------
-# Blocks
-
-
-class KVCache:
-    """Self-attention keys/values of one decoder layer, preallocated to `max_len` frames."""
-
-    def __init__(self, b: int, h: int, max_len: int, dh: int, like: Tensor) -> None:
-        self.k = like.new_zeros(b, h, max_len, dh)  # (b, h, T, dh)
-        self.v = like.new_zeros(b, h, max_len, dh)
-        self.len = 0
-
-
-class SelfAttention(nn.Module):
-    """Causal multi-head self-attention; with a cache it takes one new frame per call."""
-
-    def __init__(self, cfg: ProgressiveConfig, causal: bool) -> None:
-        super().__init__()
-        self.n_heads, self.causal, self.dropout = cfg.n_heads, causal, cfg.dropout
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=cfg.bias)
-        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
-
-    def forward(
-        self, x: Tensor, key_mask: Tensor | None = None, cache: KVCache | None = None
-    ) -> Tensor:
-        b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, d // self.n_heads).unbind(2)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (b, h, t, dh)
-        p = self.dropout if self.training else 0.0
-        if cache is not None:
-            if t != 1:
-                raise UsageError("the KV cache takes one frame per step")
-            n = cache.len
-            cache.k[:, :, n] = k[:, :, 0]
-            cache.v[:, :, n] = v[:, :, 0]
-            cache.len = n + 1
-            # one query sees every cached frame: causal by construction, no mask needed
-            y = F.scaled_dot_product_attention(
-                q, cache.k[:, :, : n + 1], cache.v[:, :, : n + 1], dropout_p=p
-            )
-        elif self.causal:
-            # frames are right-padded, so the causal mask alone keeps real frames clean
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
-        else:
-            mask = None if key_mask is None else key_mask[:, None, None, :]  # (b, 1, 1, s)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        return self.proj(y.transpose(1, 2).reshape(b, t, d))
-
-
-class CrossAttention(nn.Module):
-    """Decoder frames attend to the encoder memory; `memory_kv` is computed once per sequence."""
-
-    def __init__(self, cfg: ProgressiveConfig) -> None:
-        super().__init__()
-        self.n_heads, self.dropout = cfg.n_heads, cfg.dropout
-        self.q = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
-        self.kv = nn.Linear(cfg.d_model, 2 * cfg.d_model, bias=cfg.bias)
-        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
-
-    def memory_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
-        b, s, d = memory.shape
-        k, v = self.kv(memory).view(b, s, 2, self.n_heads, d // self.n_heads).unbind(2)
-        return k.transpose(1, 2), v.transpose(1, 2)  # (b, h, s, dh) each
-
-    def forward(self, x: Tensor, kv: tuple[Tensor, Tensor], key_mask: Tensor) -> Tensor:
-        b, t, d = x.shape
-        q = self.q(x).view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2)  # (b, h, t, dh)
-        y = F.scaled_dot_product_attention(
-            q,
-            *kv,
-            attn_mask=key_mask[:, None, None, :],  # (b, 1, 1, s)
-            dropout_p=self.dropout if self.training else 0.0,
-        )
-        return self.proj(y.transpose(1, 2).reshape(b, t, d))
-
-
-class MLP(nn.Module):
-    def __init__(self, cfg: ProgressiveConfig) -> None:
-        super().__init__()
-        self.fc = nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias)
-        self.proj = nn.Linear(cfg.d_ff, cfg.d_model, bias=cfg.bias)
-        self.drop = nn.Dropout(cfg.dropout)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.drop(self.proj(F.gelu(self.fc(x))))
-
-
-class EncoderLayer(nn.Module):
-    def __init__(self, cfg: ProgressiveConfig) -> None:
-        super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
-        self.attn = SelfAttention(cfg, causal=False)
-        self.mlp = MLP(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        x = x + self.drop(self.attn(self.ln1(x), key_mask=mask))
-        return x + self.mlp(self.ln2(x))
-
-
-class DecoderLayer(nn.Module):
-    def __init__(self, cfg: ProgressiveConfig) -> None:
-        super().__init__()
-        self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(cfg.d_model) for _ in range(3))
-        self.self_attn = SelfAttention(cfg, causal=True)
-        self.cross_attn = CrossAttention(cfg)
-        self.mlp = MLP(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
-
-    def forward(
-        self,
-        x: Tensor,
-        memory_kv: tuple[Tensor, Tensor],
-        memory_mask: Tensor,
-        cache: KVCache | None = None,
-    ) -> Tensor:
-        x = x + self.drop(self.self_attn(self.ln1(x), cache=cache))
-        x = x + self.drop(self.cross_attn(self.ln2(x), memory_kv, memory_mask))
-        return x + self.mlp(self.ln3(x))
-
-
 # ----------------------------------------------------------------------------------------------
 # The model
+
+
+def make_pose_head(cfg: ProgressiveConfig) -> nn.Module:
+    """The pose output head: decoder states (b, t, d_model) -> (b, t, future_k * pose_dim).
+
+    The one place a different head plugs in (e.g. a kinematic head: bone directions + forward
+    kinematics), chosen from `cfg`; it keeps this input/output shape and is stored as `pose_head`
+    (state-dict keys ``pose_head.*``), read only through `ProgressiveTransformer.pose_output`.
+    `reset_parameters` gives its linears `base_init`; a head that needs another init sets it
+    there, after `base_init` (the default head must keep drawing exactly what it draws now).
+    """
+    if cfg.output_head == "kinematic":
+        if cfg.n_joints != PROMPT2SIGN50.num_joints:
+            raise UsageError(
+                f"output_head kinematic needs the {PROMPT2SIGN50.num_joints}-joint skeleton, "
+                f"got pose_dim {cfg.pose_dim}"
+            )
+        return KinematicHead(cfg.d_model, cfg.future_k)
+    return nn.Linear(cfg.d_model, cfg.future_k * cfg.pose_dim)
 
 
 class ProgressiveTransformer(nn.Module):
@@ -331,10 +214,11 @@ class ProgressiveTransformer(nn.Module):
         if cfg.pos_encoding == "learned":
             self.enc_pos = nn.Embedding(cfg.max_positions, d)
             self.dec_pos = nn.Embedding(cfg.max_positions, d)
-        self.enc_layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_enc_layers))
-        self.dec_layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_dec_layers))
+        dims = Dims(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.bias)
+        self.enc_layers = Encoder(cfg.n_enc_layers, dims)
+        self.dec_layers = Decoder(cfg.n_dec_layers, dims)
         self.enc_ln, self.dec_ln = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.pose_head = nn.Linear(d, cfg.future_k * cfg.pose_dim)
+        self.pose_head = make_pose_head(cfg)
         self.counter_head = nn.Linear(d, 1)  # a logit; the counter is its sigmoid
         self.drop = nn.Dropout(cfg.dropout)
         with torch.random.fork_rng(devices=[]):  # its init draws no shared RNG (zeros below)
@@ -344,19 +228,8 @@ class ProgressiveTransformer(nn.Module):
     def reset_parameters(self) -> None:
         """nanoGPT-style init: N(0, 0.02), residual projections scaled down by depth."""
         cfg = self.config
-        for name, m in self.named_modules():
-            if name == "length_head":
-                continue
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Embedding):
-                # unit-scale tokens sit next to unit-scale sinusoids; learned positions start small
-                nn.init.normal_(m.weight, std=1.0 if name == "tok_emb" else 0.02)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        # unit-scale tokens sit next to unit-scale sinusoids; learned positions start small
+        base_init(self, skip=("length_head",), small_embeddings=("enc_pos", "dec_pos"))
         # the frame input keeps unit scale so poses are not drowned by the position code
         nn.init.normal_(self.frame_in.weight, std=(cfg.pose_dim + 1) ** -0.5)
         scale_residual_init(self.enc_layers, self.dec_layers)
@@ -364,6 +237,8 @@ class ProgressiveTransformer(nn.Module):
         # no RNG draw (keeps every other initial weight as before): starts at ~100 frames
         nn.init.zeros_(self.length_head.weight)
         nn.init.constant_(self.length_head.bias, math.log(100.0))
+        if isinstance(self.pose_head, KinematicHead):
+            self.pose_head.reset_parameters()  # zero: starts at the rest (mean) pose
 
     def predict_log_length(self, memory: Tensor, mask: Tensor) -> Tensor:
         """Masked mean of the encoder memory -> log number of frames (b,)."""
@@ -377,14 +252,14 @@ class ProgressiveTransformer(nn.Module):
     # -- pieces ------------------------------------------------------------------------------
 
     def _pos(self, which: str, start: int, t: int, device: torch.device) -> Tensor:
-        positions = torch.arange(start, start + t, device=device)
         if self.config.pos_encoding == "learned":
+            positions = torch.arange(start, start + t, device=device)
             if start + t > self.config.max_positions:
                 raise UsageError(
                     f"{which} length {start + t} exceeds max_positions {self.config.max_positions}"
                 )
             return (self.enc_pos if which == "token" else self.dec_pos)(positions)
-        return sinusoidal(positions, self.config.d_model)
+        return sinusoidal_range(start, t, self.config.d_model, device)
 
     def _token_mask(self, tokens: Tensor, token_mask: Tensor | None) -> Tensor:
         if tokens.dim() != 2:
@@ -401,18 +276,16 @@ class ProgressiveTransformer(nn.Module):
         mask = self._token_mask(tokens, token_mask)
         x = self.tok_emb(tokens) + self._pos("token", 0, tokens.shape[1], tokens.device)
         x = self.drop(x)  # (b, s, d)
-        for layer in self.enc_layers:
-            x = layer(x, mask)
-        return self.enc_ln(x), mask
+        return self.enc_ln(self.enc_layers(x, mask)), mask
 
-    def memory_kv(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
+    def memory_kv(self, memory: Tensor) -> list[MemoryKV]:
         """Cross-attention keys/values of every decoder layer, computed once per sequence."""
-        return [layer.cross_attn.memory_kv(memory) for layer in self.dec_layers]
+        return self.dec_layers.memory_kv(memory)
 
     def decode(
         self,
         frames_in: Tensor,
-        memory_kv: list[tuple[Tensor, Tensor]],
+        memory_kv: list[MemoryKV],
         memory_mask: Tensor,
         start: int = 0,
         caches: list[KVCache] | None = None,
@@ -424,15 +297,20 @@ class ProgressiveTransformer(nn.Module):
         t = frames_in.shape[1]
         x = self.frame_in(frames_in) + self._pos("frame", start, t, frames_in.device)
         x = self.drop(x)  # (b, t, d)
-        for i, layer in enumerate(self.dec_layers):
-            x = layer(x, memory_kv[i], memory_mask, None if caches is None else caches[i])
-        return self.dec_ln(x)
+        return self.dec_ln(self.dec_layers(x, memory_kv, memory_mask, caches))
 
-    def _heads(self, h: Tensor) -> dict[str, Tensor]:
+    def pose_output(self, h: Tensor) -> Tensor:
+        """Decoder states (b, t, d) -> pose (b, t, pose_dim), or (b, t, k, pose_dim) with future
+        prediction: the pose output head (`make_pose_head`) and nothing else."""
         cfg = self.config
         pose = self.pose_head(h)  # (b, t, k * pose_dim)
         if cfg.future_k > 1:
             pose = pose.unflatten(-1, (cfg.future_k, cfg.pose_dim))  # (b, t, k, pose_dim)
+        return pose
+
+    def _heads(self, h: Tensor) -> dict[str, Tensor]:
+        """Decoder states (b, t, d) -> pose, counter (b, t) and its logits (b, t)."""
+        pose = self.pose_output(h)
         logits = self.counter_head(h).squeeze(-1)  # (b, t)
         return {"pose": pose, "counter": torch.sigmoid(logits), "counter_logits": logits}
 
@@ -542,8 +420,15 @@ class ProgressiveTransformer(nn.Module):
         else:
             per_sample_length = torch.zeros_like(per_sample_counter)
         length_loss = per_sample_length.mean()
+        hand_loss = pose_loss.new_zeros(())
+        if cfg.hand_weight > 0 and isinstance(self.pose_head, KinematicHead):
+            hand_loss = self.pose_head.hand_shape_loss(pred, target, w)
         return {
-            "loss": pose_loss + cfg.counter_weight * counter_loss + cfg.length_weight * length_loss,
+            "loss": pose_loss
+            + cfg.counter_weight * counter_loss
+            + cfg.length_weight * length_loss
+            + cfg.hand_weight * hand_loss,
+            "hand_loss": hand_loss,
             "length_loss": length_loss,
             "per_sample_length": per_sample_length,
             "pose_loss": pose_loss,
@@ -578,12 +463,8 @@ class ProgressiveTransformer(nn.Module):
             raise UsageError(f"max_frames must be >= 1, got {max_frames}")
         if threshold is None:
             threshold = 1.0 - 1.0 / (2 * max_frames)
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             return self._generate(tokens, token_mask, max_frames, threshold, use_cache)
-        finally:
-            self.train(was_training)
 
     def _generate(
         self,
@@ -599,12 +480,7 @@ class ProgressiveTransformer(nn.Module):
         b, dev = tokens.shape[0], tokens.device
         # the model's own length plan (never the ground truth): (b,) frames in [1, max_frames]
         planned = self.predict_log_length(memory, mask).exp().clamp(1, max_frames)
-        dh = cfg.d_model // cfg.n_heads
-        caches = (
-            [KVCache(b, cfg.n_heads, max_frames, dh, memory) for _ in self.dec_layers]
-            if use_cache
-            else None
-        )
+        caches = self.dec_layers.new_caches(b, max_frames, memory) if use_cache else None
         poses = memory.new_zeros(b, max_frames, cfg.pose_dim)
         counters = memory.new_zeros(b, max_frames)
         lengths = torch.full((b,), max_frames, dtype=torch.long, device=dev)

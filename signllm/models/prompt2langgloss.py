@@ -68,18 +68,23 @@ from ..text.tokenizers import (
     SubwordTokenizer,
     language_marker,
 )
-from .progressive import (
-    DecoderLayer,
-    EncoderLayer,
+from .core import (
+    Decoder,
+    Dims,
+    Encoder,
     KVCache,
-    ProgressiveConfig,
-    ProgressiveTransformer,
+    MemoryKV,
     base_init,
+    check_shape,
     count_parameters,
-    preset_config,
+    eval_mode,
+    greedy_decode,
+    pad_sequences,
     scale_residual_init,
-    sinusoidal,
+    sinusoidal_range,
+    token_step,
 )
+from .progressive import ProgressiveConfig, ProgressiveTransformer, preset_config
 
 MODES = ("learned", "parse", "auto")
 _MARKER_RE = re.compile(r"^<([a-z]{3})>$")
@@ -112,21 +117,7 @@ class TextSeq2SeqConfig:
                 raise UsageError(f"{name} {getattr(self, name)} is too small for the special ids")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise UsageError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        self.block_config()  # validates d_model/n_heads/dropout with the pose model's rules
-
-    def block_config(self) -> ProgressiveConfig:
-        """The shape fields as a ProgressiveConfig, so the pose model's blocks can be reused."""
-        return ProgressiveConfig(
-            vocab_size=max(self.src_vocab_size, self.tgt_vocab_size),
-            pad_id=self.pad_id,
-            d_model=self.d_model,
-            n_heads=self.n_heads,
-            n_enc_layers=self.n_enc_layers,
-            n_dec_layers=self.n_dec_layers,
-            d_ff=self.d_ff,
-            dropout=self.dropout,
-            bias=self.bias,
-        )
+        check_shape(self.d_model, self.n_heads, self.dropout)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -140,16 +131,17 @@ class TextSeq2SeqConfig:
 
 
 class TextSeq2Seq(nn.Module):
-    """Transformer encoder-decoder over token ids; blocks shared with `ProgressiveTransformer`."""
+    """Transformer encoder-decoder over token ids: source and target embeddings and a vocabulary
+    head around the `core.py` stacks."""
 
     def __init__(self, config: TextSeq2SeqConfig) -> None:
         super().__init__()
         self.config = cfg = config
-        block = cfg.block_config()
         self.src_emb = nn.Embedding(cfg.src_vocab_size, cfg.d_model)
         self.tgt_emb = nn.Embedding(cfg.tgt_vocab_size, cfg.d_model)
-        self.enc_layers = nn.ModuleList(EncoderLayer(block) for _ in range(cfg.n_enc_layers))
-        self.dec_layers = nn.ModuleList(DecoderLayer(block) for _ in range(cfg.n_dec_layers))
+        dims = Dims(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.bias)
+        self.enc_layers = Encoder(cfg.n_enc_layers, dims)
+        self.dec_layers = Decoder(cfg.n_dec_layers, dims)
         self.enc_ln, self.dec_ln = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.tgt_vocab_size, bias=False)
         self.drop = nn.Dropout(cfg.dropout)
@@ -170,28 +162,22 @@ class TextSeq2Seq(nn.Module):
         mask = src != self.config.pad_id if src_mask is None else src_mask.bool()
         if not bool(mask.any(1).all()):
             raise UsageError("every source sequence needs at least one token")
-        pos = sinusoidal(torch.arange(src.shape[1], device=src.device), self.config.d_model)
+        pos = sinusoidal_range(0, src.shape[1], self.config.d_model, src.device)
         x = self.drop(self.src_emb(src) + pos)  # (b, s, d)
-        for layer in self.enc_layers:
-            x = layer(x, mask)
-        return self.enc_ln(x), mask
+        return self.enc_ln(self.enc_layers(x, mask)), mask
 
     def decode(
         self,
         tgt_in: Tensor,
-        memory_kv: list[tuple[Tensor, Tensor]],
+        memory_kv: list[MemoryKV],
         memory_mask: Tensor,
         start: int = 0,
         caches: list[KVCache] | None = None,
     ) -> Tensor:
         """Decoder input ids (b, t) -> logits (b, t, tgt_vocab); `start` = position of tgt_in[0]."""
-        pos = sinusoidal(
-            torch.arange(start, start + tgt_in.shape[1], device=tgt_in.device), self.config.d_model
-        )
+        pos = sinusoidal_range(start, tgt_in.shape[1], self.config.d_model, tgt_in.device)
         x = self.drop(self.tgt_emb(tgt_in) + pos)  # (b, t, d)
-        for i, layer in enumerate(self.dec_layers):
-            x = layer(x, memory_kv[i], memory_mask, None if caches is None else caches[i])
-        return self.head(self.dec_ln(x))
+        return self.head(self.dec_ln(self.dec_layers(x, memory_kv, memory_mask, caches)))
 
     def forward(self, src: Tensor, tgt: Tensor, src_mask: Tensor | None = None) -> Tensor:
         """Teacher forcing: `tgt` (b, t) right-padded targets ending in <eos>; output step i
@@ -199,8 +185,7 @@ class TextSeq2Seq(nn.Module):
         memory, mask = self.encode(src, src_mask)
         bos = torch.full_like(tgt[:, :1], self.config.bos_id)
         tgt_in = torch.cat([bos, tgt[:, :-1]], 1)  # (b, t)
-        kv = [layer.cross_attn.memory_kv(memory) for layer in self.dec_layers]
-        return self.decode(tgt_in, kv, mask)
+        return self.decode(tgt_in, self.dec_layers.memory_kv(memory), mask)
 
     def loss(self, src: Tensor, tgt: Tensor, src_mask: Tensor | None = None) -> dict[str, Tensor]:
         """Token cross-entropy over non-pad targets, plus exact-sequence accuracy (teacher forced)."""
@@ -238,38 +223,14 @@ class TextSeq2Seq(nn.Module):
         if max_len < 1:
             raise UsageError(f"max_len must be >= 1, got {max_len}")
         cfg = self.config
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             memory, mask = self.encode(src, src_mask)
-            kv = [layer.cross_attn.memory_kv(memory) for layer in self.dec_layers]
-            b, dev = src.shape[0], src.device
-            caches = None
-            if use_cache:
-                dh = cfg.d_model // cfg.n_heads
-                caches = [KVCache(b, cfg.n_heads, max_len, dh, memory) for _ in self.dec_layers]
-            out = torch.full((b, max_len), cfg.pad_id, dtype=torch.long, device=dev)
-            lengths = torch.full((b,), max_len, dtype=torch.long, device=dev)
-            done = torch.zeros(b, dtype=torch.bool, device=dev)
-            history = torch.full((b, 1), cfg.bos_id, dtype=torch.long, device=dev)
-            for step in range(max_len):
-                if caches is not None:
-                    logits = self.decode(history[:, -1:], kv, mask, start=step, caches=caches)
-                else:
-                    logits = self.decode(history, kv, mask)
-                nxt = logits[:, -1].argmax(-1)  # (b,)
-                if step == 0 and forced_first is not None:
-                    nxt = torch.where(forced_first >= 0, forced_first.to(dev), nxt)
-                ends = ~done & (nxt == cfg.eos_id)
-                lengths = torch.where(ends, step, lengths)
-                done = done | ends
-                out[:, step] = torch.where(done, cfg.pad_id, nxt)
-                if bool(done.all()):
-                    break
-                history = torch.cat([history, nxt[:, None]], 1)
-            return out[:, : int(lengths.max())], lengths
-        finally:
-            self.train(was_training)
+            b = src.shape[0]
+            caches = self.dec_layers.new_caches(b, max_len, memory) if use_cache else None
+            step = token_step(self.decode, self.dec_layers.memory_kv(memory), mask, caches)
+            return greedy_decode(
+                step, b, max_len, cfg.bos_id, cfg.eos_id, cfg.pad_id, src.device, forced_first
+            )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -507,17 +468,10 @@ class PromptToLangGloss(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def _pad(self, seqs: Sequence[Sequence[int]]) -> Tensor:
-        t = max(len(s) for s in seqs)
-        out = torch.full((len(seqs), t), PAD_ID, dtype=torch.long)
-        for i, s in enumerate(seqs):
-            out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-        return out.to(self.device)
-
     def encode_prompts(self, prompts: Sequence[str]) -> Tensor:
         """Prompt strings -> source ids (b, s), right-padded."""
         seqs = [self.prompt_tokenizer.encode(p) or [UNK_ID] for p in prompts]
-        return self._pad(seqs)
+        return pad_sequences(seqs, PAD_ID, self.device)
 
     def encode_targets(self, targets: Sequence[str]) -> Tensor:
         """LangGloss strings -> target ids (b, t) ending in <eos>, right-padded."""
@@ -532,7 +486,7 @@ class PromptToLangGloss(nn.Module):
                     add_eos=True,
                 )
             )
-        return self._pad(seqs)
+        return pad_sequences(seqs, PAD_ID, self.device)
 
     def encode_pairs(self, pairs: Sequence[tuple[str, str]]) -> tuple[Tensor, Tensor]:
         return self.encode_prompts([p for p, _ in pairs]), self.encode_targets(
@@ -740,12 +694,7 @@ class SharedPoseModel(nn.Module):
         ]
         if not seqs:
             raise UsageError("no sequences to encode")
-        t = max(len(s) for s in seqs)
-        dev = next(self.parameters()).device
-        ids = torch.full((len(seqs), t), self.vocab.pad_id, dtype=torch.long)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-        ids = ids.to(dev)
+        ids = pad_sequences(seqs, self.vocab.pad_id, next(self.parameters()).device)
         return ids, ids != self.vocab.pad_id
 
     def loss(

@@ -53,6 +53,9 @@ class ModelOptions:
     length_weight: float | None = None
     decode_counter: str | None = None
     bias: bool | None = None
+    # a body by construction (models/kinematic.py): fixed bone lengths fitted on the train split
+    output_head: str | None = "kinematic"
+    hand_weight: float | None = 1.0
 
     def overrides(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}

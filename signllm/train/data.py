@@ -41,6 +41,7 @@ from torch import Tensor
 
 from ..data.store import Store
 from ..errors import DataError, UsageError
+from ..models.core import pad_sequences
 from ..models.prompt2langgloss import text_words
 from ..skeleton import get_skeleton
 from ..text.tokenizers import LangWordVocab, SubwordTokenizer, Tokenizer, WordVocab
@@ -224,6 +225,35 @@ def compute_stats(
     return NormStats(mean.astype(np.float32), std.astype(np.float32), len(ids), frames)
 
 
+def fit_body_from_store(
+    store: Store,
+    split: str,
+    languages: Sequence[str],
+    max_clips: int = 2000,
+    seed: int = 0,
+    max_frames: int = 100_000,
+) -> dict[str, np.ndarray]:
+    """The kinematic head's body (rest pose, bone lengths) from a seeded sample of `split`."""
+    from ..models.kinematic import fit_body
+
+    ids = [i for code in languages for i in store.ids(split=split, language=code)]
+    if not ids:
+        raise DataError(f"no {split!r} clips to fit the body on", store.path)
+    rng = np.random.default_rng(seed)
+    if max_clips and len(ids) > max_clips:
+        ids = [ids[i] for i in sorted(rng.choice(len(ids), max_clips, replace=False))]
+    per_clip = max(1, max_frames // len(ids))
+    frames, masks = [], []
+    for cid in ids:
+        pose = store[cid]
+        keep = np.arange(pose.num_frames)
+        if len(keep) > per_clip:
+            keep = np.sort(rng.choice(len(keep), per_clip, replace=False))
+        frames.append(pose.data[keep])
+        masks.append(pose.confidence[keep] > 0)
+    return fit_body(np.concatenate(frames), np.concatenate(masks), get_skeleton(store.skeleton))
+
+
 # ----------------------------------------------------------------------------------------------
 # Index
 
@@ -348,13 +378,12 @@ class ClipDataset:
         toks = [self.index.tokens(i) for i in idx]
         b = len(idx)
         caps = [min(p.num_frames, self.max_clip_frames) for p in poses]
-        t, s = max(caps), max(len(x) for x in toks)
+        t = max(caps)
         j = poses[0].num_joints
         frames = np.zeros((b, t, j * 3 + 1), np.float32)
         fmask = np.zeros((b, t), bool)
         jmask = np.zeros((b, t, j), bool)
-        tokens = np.zeros((b, s), np.int64)
-        for k, (pose, tk, n) in enumerate(zip(poses, toks, caps, strict=True)):
+        for k, (pose, n) in enumerate(zip(poses, caps, strict=True)):
             seen = pose.confidence[:n] > 0  # (n, J)
             x = np.where(seen[..., None], self.stats.normalize(pose.data[:n]), 0.0)
             frames[k, :n, :-1] = x.reshape(n, j * 3)
@@ -362,8 +391,7 @@ class ClipDataset:
             frames[k, :n, -1] = np.arange(1, n + 1, dtype=np.float32) / pose.num_frames
             fmask[k, :n] = True
             jmask[k, :n] = seen
-            tokens[k, : len(tk)] = tk
-        tokens_t = torch.from_numpy(tokens)
+        tokens_t = pad_sequences(toks, 0)
         return PoseBatch(
             tokens=tokens_t,
             token_mask=tokens_t != 0,

@@ -61,6 +61,7 @@ from torch import Tensor, nn
 from ..data.store import Store
 from ..errors import DataError, UsageError
 from ..metrics.dtw import dtw_mje
+from ..models.kinematic import KinematicHead
 from ..models.mlsf import MLSF
 from ..models.progressive import ProgressiveConfig, preset_config
 from ..skeleton import get_skeleton
@@ -83,6 +84,7 @@ from .data import (
     batch_stream,
     build_tokenizers,
     compute_stats,
+    fit_body_from_store,
     iter_eval_batches,
     resolve_kind,
     shard,
@@ -304,6 +306,17 @@ class Trainer:
 
             vocab = self.tokenizers[langs[0]]
             model = SharedPoseModel(vocab, self._model_config(vocab.vocab_size, vocab.pad_id))  # type: ignore[arg-type]
+        if cfg.model.output_head == "kinematic":
+            body = fit_body_from_store(
+                self.store, cfg.train_split, langs, cfg.stats_clips, cfg.seed
+            )
+            for m in model.modules():
+                if isinstance(m, KinematicHead):
+                    m.set_body(body["rest"], body["lengths"], self.stats.mean, self.stats.std)
+            self._say(
+                "kinematic head: body fitted on the train split (shoulder width "
+                f"{float(np.linalg.norm(body['rest'][2] - body['rest'][5])):.3f})"
+            )
         self.model = model.to(self.device)
         self.trained = list(langs)
 
@@ -346,11 +359,18 @@ class Trainer:
                     self.store, cfg.train_split, new, "mlsf", self.kinds, cfg.subword_vocab_size
                 )
                 torch.manual_seed(cfg.seed)
+                bodies = [m for m in model.modules() if isinstance(m, KinematicHead)]
                 for code in new:
                     self.tokenizers[code] = toks[code]
                     model.add_language(  # type: ignore[operator]
                         code, self._model_config(toks[code].vocab_size, toks[code].pad_id)
                     )
+                    if bodies:  # one body for every group: the one the checkpoint was fitted on
+                        for m in model.group(code).modules():  # type: ignore[operator]
+                            if isinstance(m, KinematicHead):
+                                m.set_body(
+                                    bodies[0].rest, bodies[0].lengths, ck.stats.mean, ck.stats.std
+                                )
             self._say(
                 f"init from {path}: training {', '.join(self.trained)}"
                 + (f" (new: {', '.join(new)})" if new else "")
