@@ -93,8 +93,6 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "build",
-                "lift_steps": args.lift_steps,
-                "results": results,
                 "machine": {
                     "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine(),
@@ -104,6 +102,9 @@ def main() -> None:
                     "numpy": numpy.__version__,
                     "load_avg_1m": _load(),
                 },
+                "settings": {"lift_steps": args.lift_steps, "workers": args.workers},
+                "measured": results,
+                "quoted": {},  # none: every figure is measured in this run
             }
         )
     )

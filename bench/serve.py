@@ -189,27 +189,27 @@ def main(argv: list[str] | None = None) -> int:
     latency = {"p50": pct(50), "p95": pct(95)}
     latency["max"] = round(float(ok.max()), 1) if ok.size else None
     latency["mean"] = round(float(ok.mean()), 1) if ok.size else None
-    report = {
-        "bench": "serve",
+    settings = {
         "clients": args.clients,
-        "duration_s": round(elapsed, 2),
         "format": args.format,
         "language": language,
+        "cache_size": args.cache_size,
+        "checkpoint": args.checkpoint,
+    }
+    measured = {
+        "duration_s": round(elapsed, 2),
         "requests": len(flat),
         "ok": int(ok.size),
         "errors": len(flat) - int(ok.size),
         "status_counts": {str(k): v for k, v in sorted(statuses.items())},
         "requests_per_s": round(ok.size / elapsed, 3),
         "latency_ms": latency,
-        "server": {
-            "startup_s": round(startup_s, 2),
-            "limits": health.get("limits"),
-            "cache_size": args.cache_size,
-            "checkpoint": args.checkpoint,
-        },
-        "machine": machine(),
+        "server_startup_s": round(startup_s, 2),
     }
-    print(json.dumps(report))
+    settings["server_limits"] = health.get("limits")
+    report = {"bench": "serve", "machine": machine(), "settings": settings}
+    # quoted: none, every figure is measured in this run
+    print(json.dumps({**report, "measured": measured, "quoted": {}}))
     return 0
 
 

@@ -120,7 +120,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        out: dict = {"bench": "store"}
+        out: dict = {}  # measured in this run
         h = measure(h2s, root / "h2s", json_bytes)
         p = measure(ph, root / "ph", skels_bytes)
         out["how2sign_2d"] = {
@@ -189,14 +189,16 @@ def main() -> None:
             "read_frames_per_s_shuffled": round(count / dt),
             "peak_rss_mb": {k: (round(v, 1) if v is not None else None) for k, v in rss.items()},
         }
-    out["machine"] = {
+    machine = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
     }
-    print(json.dumps(out, ensure_ascii=False))
+    report = {"bench": "store", "machine": machine, "settings": {"scale": args.scale}}
+    # quoted: none, every figure is measured in this run
+    print(json.dumps({**report, "measured": out, "quoted": {}}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import torch
 
 from signllm.data.formats.skels import read_skels
 from signllm.errors import DataError, UsageError
-from signllm.eval.metrics import text_scores
+from signllm.metrics.text import text_scores
 from signllm.models.backtranslation import (
     BT_PRESETS,
     BackTranslationConfig,

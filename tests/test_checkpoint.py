@@ -4,7 +4,6 @@ no unpickling of foreign objects, crash-safe directory swap, and exact resume af
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -20,8 +19,7 @@ import torch
 
 from signllm import checkpoint as ck
 from signllm.api import default_model_dir
-from signllm.data.formats.skels import read_skels
-from signllm.data.store import Store, StoreWriter
+from signllm.data.store import Store
 from signllm.errors import DataError, UsageError
 from signllm.eval.bt_checkpoint import load_bt_checkpoint, save_bt_checkpoint
 from signllm.models.backtranslation import BackTranslationConfig, BackTranslationModel, bt_config
@@ -43,20 +41,9 @@ from signllm.train.trainer import Trainer, generate
 REPO = Path(__file__).resolve().parents[1]
 
 
-def make_store(root: Path, samples: Path) -> Path:
-    out = root / "store"
-    with StoreWriter(out) as w:
-        for split in ("train", "dev"):
-            for p in read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"):
-                w.add(p, split=split)
-                meta = dataclasses.replace(p.meta, id=p.meta.id + "-ase", language="ase", gloss="")
-                w.add(dataclasses.replace(p, meta=meta), split=split)
-    return out
-
-
 @pytest.fixture(scope="module")
-def store_dir(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Path:
-    return make_store(tmp_path_factory.mktemp("ckpt"), samples)
+def store_dir(tiny_store) -> Path:
+    return tiny_store()
 
 
 @pytest.fixture(scope="module")

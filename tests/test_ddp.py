@@ -3,7 +3,6 @@ tolerance) to one process trained on the same global batches."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -14,25 +13,11 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from signllm.data.formats.skels import read_skels
-from signllm.data.store import StoreWriter
-
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
 )
-
-
-def make_store(root: Path, samples: Path) -> Path:
-    out = root / "store"
-    with StoreWriter(out) as w:
-        for split in ("train", "dev"):
-            for p in read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"):
-                w.add(p, split=split)
-                meta = dataclasses.replace(p.meta, id=p.meta.id + "-ase", language="ase", gloss="")
-                w.add(dataclasses.replace(p, meta=meta), split=split)
-    return out
 
 
 def env() -> dict[str, str]:
@@ -42,10 +27,10 @@ def env() -> dict[str, str]:
     return e
 
 
-def test_two_ranks_match_each_other_and_one_process(tmp_path: Path, samples: Path) -> None:
+def test_two_ranks_match_each_other_and_one_process(tmp_path: Path, tiny_store) -> None:
     from safetensors.torch import load_file
 
-    store = make_store(tmp_path, samples)
+    store = tiny_store()
     # both languages in mixed batches: MLSF groups go unused on some ranks/steps
     common = ["--data", str(store), "--size", "tiny", "--steps", "6", "--batch-size", "4",
               "--max-clip-frames", "24", "--lr", "2e-3", "--warmup-steps", "2",

@@ -11,7 +11,7 @@ from dtaidistance import dtw as dtai
 from dtaidistance import dtw_ndim
 
 from signllm.errors import DataError, UsageError
-from signllm.eval import HANDS, aggregate, dtw, dtw_mje, dtw_mje_pose, frame_costs
+from signllm.metrics import HANDS, aggregate, dtw, dtw_mje, dtw_mje_pose, frame_costs
 from signllm.pose import Pose
 
 

@@ -44,29 +44,10 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-def _fingerspelled(p, word: str):
-    meta = dataclasses.replace(
-        p.meta,
-        id=p.meta.id + "-fs",
-        text=word,
-        gloss=f"fs-{word.upper()}",
-        extra={"fingerspelled": "true", "composed": "true"},
-    )
-    return dataclasses.replace(p.select_frames(slice(0, 40)), meta=meta)
-
-
 @pytest.fixture(scope="module")
-def store_dir(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Path:
+def store_dir(tiny_store) -> Path:
     """PHOENIX 5/5/5 as gsg, plus one 'fingerspelled' test clip (a real clip relabelled)."""
-    out = tmp_path_factory.mktemp("eval") / "store"
-    with StoreWriter(out) as w:
-        for split in ("train", "dev", "test"):
-            poses = list(read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"))
-            for p in poses:
-                w.add(p, split=split)
-            if split == "test":
-                w.add(_fingerspelled(poses[0], "wetter"), split=split)
-    return out
+    return tiny_store(("train", "dev", "test"), ase=False, fingerspelled=True)
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +294,7 @@ def test_cli_train_bt_and_evaluate(
 
 
 def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> None:
-    from signllm.eval.results import build_parser, findings, machine_info, results_markdown, slug
+    from experiments.results import build_parser, findings, machine_info, results_markdown, slug
 
     settings = vars(build_parser().parse_args([]))
     ev = {k: v for k, v in result.items() if k != "per_clip"}
@@ -323,13 +304,13 @@ def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> No
         "machine": machine_info(1, "cpu"),
         "settings": settings,
         "bt": json.loads((bt_dir / "config.json").read_text()),
-        "commands": ["python -m signllm.eval.results"],
+        "commands": ["python -m experiments.results"],
         "step_seconds": {"train MLSF": 1.0},
         "total_seconds": 1.0,
         "evaluations": {"MLSF": ev, "MLSF + RL loss + PLC": ev},
     }
     page = results_markdown(doc)
     assert "## All test clips" in page and "| MLSF + RL loss + PLC | 6 |" in page
-    assert "mean-pose floor" in page and "python -m signllm.eval.results" in page
+    assert "mean-pose floor" in page and "python -m experiments.results" in page
     assert any("RL loss + PLC gives MLSF" in f for f in findings(doc))
     assert slug("MLSF + RL loss + PLC") == "mlsf_rl_loss_plc"

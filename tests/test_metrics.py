@@ -9,16 +9,19 @@ import pytest
 from sacrebleu.metrics import BLEU, CHRF
 
 from signllm.errors import UsageError
-from signllm.eval.metrics import (
-    character_accuracy,
+from signllm.metrics.pose import (
     duration_ratio,
-    edit_operations,
     hand_distance_ratio,
     hand_travel,
+    shoulder_width,
+    travel_ratio,
+)
+from signllm.metrics.text import (
+    character_accuracy,
+    edit_operations,
     lcs_length,
     rouge_l,
     rouge_l_sentence,
-    shoulder_width,
     text_scores,
     word_error_rate,
 )
@@ -131,6 +134,16 @@ def test_hand_travel_skips_missing_joints() -> None:
     p = _pose(11)
     p.confidence[5, list(PROMPT2SIGN50.groups["left_hand"])] = 0  # steps 4->5 and 5->6 vanish
     assert hand_travel(p, normalize=False) == pytest.approx(42.0 - 21 * 2 * 0.1, rel=1e-5)
+
+
+def test_travel_ratio_pools_clips() -> None:
+    # summed travel over summed travel (3 + 1) / (1 + 3), not the mean of per-clip ratios (5/3)
+    assert travel_ratio([3.0, 1.0], [1.0, 3.0]) == pytest.approx(1.0)
+    # clips whose truth never moves or whose travel is unknown are left out
+    assert travel_ratio([2.0, 5.0, 7.0, math.nan], [1.0, 0.0, math.nan, 1.0]) == 2.0
+    assert math.isnan(travel_ratio([1.0], [0.0]))
+    with pytest.raises(UsageError):
+        travel_ratio([1.0, 2.0], [1.0])
 
 
 def test_duration_ratio() -> None:

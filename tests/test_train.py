@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -13,8 +12,7 @@ import pytest
 import torch
 
 from signllm.cli.train import add_train_arguments, cmd_train, config_from_args
-from signllm.data.formats.skels import read_skels
-from signllm.data.store import Store, StoreWriter
+from signllm.data.store import Store
 from signllm.errors import UsageError
 from signllm.train.checkpoint import load_checkpoint, load_trainer_state
 from signllm.train.config import ModelOptions, TrainConfig, apply_overrides
@@ -31,21 +29,10 @@ from signllm.train.data import (
 from signllm.train.trainer import train
 
 
-def make_store(root: Path, samples: Path) -> Path:
-    """PHOENIX samples as gsg (with gloss) + the same poses as 'ase' without gloss (text input)."""
-    out = root / "store"
-    with StoreWriter(out) as w:
-        for split in ("train", "dev"):
-            for p in read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"):
-                w.add(p, split=split)
-                meta = dataclasses.replace(p.meta, id=p.meta.id + "-ase", language="ase", gloss="")
-                w.add(dataclasses.replace(p, meta=meta), split=split)
-    return out
-
-
 @pytest.fixture(scope="module")
-def store_dir(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Path:
-    return make_store(tmp_path_factory.mktemp("train"), samples)
+def store_dir(tiny_store) -> Path:
+    """PHOENIX samples as gsg (with gloss) + the same poses as 'ase' without gloss (text input)."""
+    return tiny_store()
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,5 +1,1 @@
-"""Evaluation: DTW-MJE on poses (back-translation BLEU/ROUGE live beside it)."""
-
-from .dtw import HANDS, Alignment, aggregate, dtw, dtw_mje, dtw_mje_pose, frame_costs
-
-__all__ = ["HANDS", "Alignment", "aggregate", "dtw", "dtw_mje", "dtw_mje_pose", "frame_costs"]
+"""Evaluation: back-translation and pose metrics of a trained model (metrics in signllm.metrics)."""

@@ -212,8 +212,8 @@ def train_bt_main(
     `dev_clips` of it) picks the best evaluation (lowest dev loss) when `eval_every` > 0, else it
     is only scored at the end. Clips without a `target` are left out (counted).
     """
+    from ..metrics.text import text_scores
     from ..models.backtranslation import BT_PRESETS, bt_config, train_backtranslation
-    from .metrics import text_scores
 
     if target not in TARGETS:
         raise UsageError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")

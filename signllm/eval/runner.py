@@ -6,14 +6,15 @@ BT model three times:
 
 - **ground truth** (the ceiling): the recorded poses; what the BT model can read at best;
 - **generated**: the SignLLM model's poses, decoded honestly from the clip's text/gloss tokens
-  (no ground-truth counter or length: decoding stops on the predicted counter or at the training
-  `max_clip_frames`), de-normalised with the checkpoint's stats;
+  (no ground-truth counter or length: decoding stops at the length the model's length head plans
+  from the text, when its predicted counter reaches 1, or at the training `max_clip_frames`,
+  whichever comes first), de-normalised with the checkpoint's stats;
 - **floor**: the mean training pose (per joint, over every observed frame of the train split,
   computed streaming) held still for the true length: what "no signing at all" scores.
 
 A model is only worth its numbers where it sits clearly between floor and ceiling.
 
-Metrics (signllm.eval.metrics / dtw): BLEU-1..4 (sacrebleu, signature kept), chrF, ROUGE-L, WER per
+Metrics (signllm.metrics: text, pose, dtw): BLEU-1..4 (sacrebleu, signature kept), chrF, ROUGE-L, WER per
 language and overall (and recorded vs. fingerspelled clips when the split has both); DTW-MJE over
 all joints and hands only, the total hand distance ratio (summed hand travel, in each clip's
 shoulder widths, produced / true) and the mean duration ratio, for generated and floor; character
@@ -29,6 +30,7 @@ not grow with the split; only per-clip strings and numbers are kept.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -39,11 +41,12 @@ import numpy as np
 
 from ..data.store import Store
 from ..errors import DataError, UsageError
+from ..metrics.dtw import dtw_mje_pose
+from ..metrics.pose import duration_ratio, hand_travel, travel_ratio
+from ..metrics.text import character_accuracy, text_scores
 from ..pose import Pose
 from ..text.tokenizers import UNK_ID
 from .bt_checkpoint import BTCheckpoint, interleave, load_bt_checkpoint
-from .dtw import dtw_mje_pose
-from .metrics import character_accuracy, duration_ratio, hand_travel, text_scores
 from .report import SYSTEMS, clean_json
 
 if TYPE_CHECKING:  # torch is imported lazily: `signllm --help` must stay fast
@@ -472,7 +475,7 @@ def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "fingerspelled": len(fs),
         "input_oov": sum(r["input_unk"] for r in rows) / words if words else None,
     }
-    true_travel = np.array([r["hand_travel"] for r in rows], np.float64)
+    true_travel = [r["hand_travel"] for r in rows]
     for system in SYSTEMS:
         scores = text_scores([r["hyp"][system] for r in rows], refs)
         m: dict[str, Any] = {k: scores[k] for k in TEXT_KEYS}
@@ -481,11 +484,8 @@ def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         else:
             m["dtw_mje"] = _mean([r[system]["dtw_mje"] for r in rows])
             m["dtw_mje_hands"] = _mean([r[system]["dtw_mje_hands"] for r in rows])
-            pred_travel = np.array([r[system]["hand_travel"] for r in rows], np.float64)
-            ok = np.isfinite(true_travel) & np.isfinite(pred_travel) & (true_travel > 0)
-            m["hand_distance_ratio"] = (
-                float(pred_travel[ok].sum() / true_travel[ok].sum()) if ok.any() else None
-            )
+            ratio = travel_ratio([r[system]["hand_travel"] for r in rows], true_travel)
+            m["hand_distance_ratio"] = None if math.isnan(ratio) else ratio
             m["duration_ratio"] = _mean([r[system]["duration_ratio"] for r in rows])
             if system == "generated":  # share of clips that never predicted their end
                 m["capped"] = sum(bool(r[system]["capped"]) for r in rows) / len(rows)

@@ -32,7 +32,7 @@ Use (model code does no I/O; the trainer and the CLI wrap it):
     model, history = train_backtranslation(train, dev, vocab, bt_config("base", vocab_size=len(vocab)),
                                            steps=20000, device="cuda")
     hyps = back_translate(model, generated_poses, vocab, beam=5)   # list[str]
-    text_scores(hyps, [p.meta.text for p in generated_poses])      # signllm.eval.metrics
+    text_scores(hyps, [p.meta.text for p in generated_poses])      # signllm.metrics.text
 """
 
 from __future__ import annotations
@@ -603,7 +603,7 @@ def train_backtranslation(
     History: ``{"step", "loss", "lr"}`` every `log_every` steps, and at every dev evaluation
     (each `eval_every` steps and at the end, when `dev_poses` is given) ``{"step", "dev_loss",
     "dev_accuracy", ...}`` plus ``dev_metric(hypotheses, references)`` (e.g.
-    `signllm.eval.metrics.text_scores`) and a few example hypotheses. `keep_best` restores the
+    `signllm.metrics.text.text_scores`) and a few example hypotheses. `keep_best` restores the
     weights of the evaluation with the lowest dev loss. No file I/O: checkpoints are the caller's.
     """
     if steps < 1 or batch_size < 1:

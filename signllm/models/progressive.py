@@ -4,13 +4,15 @@ The core network of SignLLM (Saunders et al., "Progressive Transformers for End-
 Language Production", ECCV 2020): a transformer encoder over tokens and an autoregressive
 transformer decoder over pose frames. A frame is `pose_dim` values (50 joints x xyz = 150) plus a
 *counter* in [0, 1]: frame i of a T-frame clip has counter i/T (i = 1..T). The decoder predicts the
-next frame and its counter; decoding stops when the predicted counter reaches the end.
+next frame and its counter; a length head predicts the clip's length from the text.
 
 Honest decoding. The public PT code feeds the ground-truth counter and length at inference; here
 `generate` starts from a learned start frame (counter 0), feeds back its own predictions, and
-stops each sequence when *its predicted* counter >= threshold (or at `max_frames`). The default
-threshold is `1 - 1/(2 * max_frames)`: the last frame of a clip has counter 1 and the one before
-it (T-1)/T <= 1 - 1/max_frames for every clip that fits, so the midpoint separates them.
+stops each sequence at the first of: the length *its length head* plans from the text
+(`decode_counter="length"`, the default; the decoder's input counter is then step / that length),
+*its predicted* counter >= threshold, or `max_frames`. The default threshold is
+`1 - 1/(2 * max_frames)`: the last frame of a clip has counter 1 and the one before it
+(T-1)/T <= 1 - 1/max_frames for every clip that fits, so the midpoint separates them.
 
 Counter loss: binary cross-entropy on the counter logit with soft targets i/T, minus the targets'
 own entropy so that it reads 0 at a perfect fit (default), or MSE on the sigmoid
@@ -450,12 +452,12 @@ class ProgressiveTransformer(nn.Module):
     ) -> dict[str, Tensor]:
         """Decode from the start frame on the model's own predictions only.
 
-        Each sequence stops at the first frame whose predicted counter >= `threshold` (that
-        frame is kept) or at `max_frames`; with `decode_counter="length"` (default) also at the
-        length the model predicts from the text, and the decoder is fed step / that length as
-        its input counter (the counter it was trained on), not its own drifting prediction. Runs in eval mode (restored afterwards). Returns
-        pose (b, T, pose_dim), counter (b, T), lengths (b,) long and mask (b, T), T = max length;
-        frames after a sequence's end are 0.
+        Each sequence stops at the first of: the length the model's length head plans from the
+        text (with `decode_counter="length"`, the default, which also feeds the decoder step /
+        that length as its input counter, the counter it was trained on, not its own drifting
+        prediction), a predicted counter >= `threshold` (that frame is kept), or `max_frames`.
+        Runs in eval mode (restored afterwards). Returns pose (b, T, pose_dim), counter (b, T),
+        lengths (b,) long and mask (b, T), T = max length; frames after a sequence's end are 0.
         """
         if max_frames < 1:
             raise UsageError(f"max_frames must be >= 1, got {max_frames}")

@@ -13,7 +13,8 @@ Limits (constructor arguments): text length (413), frames per output (cap), requ
 then gets 503 with Retry-After). Every mistake a client can make is a 4xx with a `detail` message:
 validation 422, unknown language or bad argument 400 (the message lists the choices), bad data
 422. The model and the renderers run in a threadpool, so the event loop stays responsive; model
-calls are serialised by a lock (torch already uses every core for one call), rendering is not.
+calls are serialised by a lock (the Translator decodes on one torch thread: batch-1 decoding is
+per-step overhead, and parallel calls would only contend), rendering is not.
 Recent translations are cached (LRU), so downloading a shown result does not run the model again
 and returns exactly the pose the page shows.
 """

@@ -101,7 +101,7 @@ __all__ = [
 
 
 def reward(per_sample_mse: Tensor) -> Tensor:
-    """The paper's reward r(i) = -MSE_i, for logging; training uses `rl_loss` on the MSEs."""
+    """The paper's reward r(i) = -MSE_i; `rl_loss` is minus its (weighted) mean."""
     return -per_sample_mse
 
 
@@ -116,11 +116,11 @@ def rl_loss(per_sample_mse: Tensor, weights: Tensor | None = None) -> Tensor:
             f"per_sample_mse must be 1-D (b,), got shape {tuple(per_sample_mse.shape)}"
         )
     if weights is None:
-        return per_sample_mse.mean()
+        return -reward(per_sample_mse).mean()
     w = torch.as_tensor(weights).detach().to(per_sample_mse)
     if w.shape != per_sample_mse.shape:
         raise ValueError(f"weights shape {tuple(w.shape)} != {tuple(per_sample_mse.shape)}")
-    return (w * per_sample_mse).mean()
+    return -(w * reward(per_sample_mse)).mean()
 
 
 def anneal_beta(progress: float, start: float = 0.4, end: float = 1.0) -> float:

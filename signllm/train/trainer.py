@@ -60,7 +60,7 @@ from torch import Tensor, nn
 
 from ..data.store import Store
 from ..errors import DataError, UsageError
-from ..eval.dtw import dtw_mje
+from ..metrics.dtw import dtw_mje
 from ..models.kinematic import KinematicHead
 from ..models.mlsf import MLSF
 from ..models.progressive import ProgressiveConfig, preset_config
@@ -90,6 +90,7 @@ from .data import (
     shard,
     train_languages,
 )
+from .plc import rl_loss
 
 log = logging.getLogger("signllm.train")
 
@@ -571,8 +572,9 @@ class Trainer:
         pl = out.get("per_sample_length", torch.zeros_like(ps)).float()
         n = D.all_reduce_sum(torch.tensor(float(len(ps)), device=ps.device))
         length = lw * (w * pl).sum() / n * world  # the length head's loss: a mean over clips
-        if cfg.plc.loss == "rl":  # mean of per-clip MSEs over the global batch
-            return ((w * ps).sum() + cw * (w * pc).sum()) / n * world + length
+        if cfg.plc.loss == "rl":  # minus the mean reward (per-clip MSE) over the global batch
+            share = len(ps) / n * world  # rl_loss is a mean over this rank's clips
+            return (rl_loss(ps, w) + cw * rl_loss(pc, w)) * share + length
         pcount, ccount = out["pose_count"].float(), out["counter_count"].float()
         tot = D.all_reduce_sum(torch.stack([pcount.sum(), ccount.sum()]).detach())
         pose = (w * ps * pcount).sum() / tot[0].clamp(min=1e-8)

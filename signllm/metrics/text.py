@@ -1,4 +1,4 @@
-"""Text and prosody metrics of back-translation evaluation (the SLRTP 2025 challenge suite).
+"""Text metrics of back-translation evaluation (the SLRTP 2025 challenge suite).
 
 Back-translation reads produced poses with a sign language translation model trained on ground
 truth (`signllm.models.backtranslation`) and scores its text against the source sentences:
@@ -16,11 +16,8 @@ truth (`signllm.models.backtranslation`) and scores its text against the source 
 - WER: corpus word error rate, (substitutions + deletions + insertions) / reference words, from a
   unit-cost Levenshtein alignment, with the three rates split out.
 
-Pose-side ratios (1 is ideal): `hand_distance_ratio` (how much the hands travel: expressiveness;
-under-articulated "average" motion, the known failure of regression models, scores well below 1)
-and `duration_ratio` (prosody). `character_accuracy` scores fingerspelled words.
-
-All scores are percentages (0-100) except the ratios and `character_accuracy` (0-1).
+`character_accuracy` scores fingerspelled words. All scores are percentages (0-100) except
+`character_accuracy` (0-1). The pose-side ratios live in `signllm.metrics.pose`.
 """
 
 from __future__ import annotations
@@ -32,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from ..pose import Pose
 
 BLEU_ORDERS = (1, 2, 3, 4)
 
@@ -191,47 +187,3 @@ def character_accuracy(hypothesis: str, reference: str) -> float:
     if not r:
         return 1.0 if not h else 0.0
     return max(0.0, 1.0 - sum(edit_operations(r, h)) / len(r))
-
-
-# ----------------------------------------------------------------------------------------------
-# Pose-side ratios
-
-
-def shoulder_width(pose: Pose) -> float:
-    """Median shoulder distance (NaN if never seen); see `Pose.shoulder_width`."""
-    return pose.shoulder_width()
-
-
-def hand_travel(pose: Pose, normalize: bool = True) -> float:
-    """Total distance the hand joints (both hands, 42 joints) travel over the clip.
-
-    Sums |x[t+1] - x[t]| over every hand joint observed in both frames; divided by the clip's
-    shoulder width when `normalize` (NaN if the shoulders are never seen).
-    """
-    idx = np.asarray(pose.skel.groups["hands"])
-    x, m = pose.data[:, idx].astype(np.float64), pose.mask[:, idx]  # (t, 42, 3), (t, 42)
-    if len(x) < 2:
-        return 0.0
-    step = np.linalg.norm(x[1:] - x[:-1], axis=-1)  # (t-1, 42)
-    total = float(step[m[1:] & m[:-1]].sum())
-    return total / shoulder_width(pose) if normalize else total
-
-
-def hand_distance_ratio(pred: Pose, true: Pose, normalize: bool = True) -> float:
-    """Hand travel of the produced clip over that of the ground truth (1 is ideal).
-
-    Below 1: damped, under-articulated signing; above 1: jitter or exaggeration. With `normalize`
-    each clip is measured in its own shoulder widths, so the two may come in different units.
-    NaN when the ground-truth hands never move (or are never seen).
-    """
-    if pred.skeleton != true.skeleton:
-        raise UsageError(f"skeletons differ: {pred.skeleton} vs {true.skeleton}")
-    ref = hand_travel(true, normalize)
-    if not ref > 0:
-        return math.nan
-    return hand_travel(pred, normalize) / ref
-
-
-def duration_ratio(pred: Pose, true: Pose) -> float:
-    """Duration (frames / fps) of the produced clip over the ground truth's (1 is ideal)."""
-    return pred.duration / true.duration if true.duration > 0 else math.nan
