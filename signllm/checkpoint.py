@@ -433,9 +433,7 @@ def _build_pose(parts: Parts) -> nn.Module:
     if not config["languages"]:
         raise DataError("a pose checkpoint with no language", cpath, field="languages")
     cfg = parts.model_config(ProgressiveConfig)
-    vocab = parts.tokenizer(
-        config["languages"][0], cfg.vocab_size, (LangCharVocab, LangWordVocab)
-    )
+    vocab = parts.tokenizer(config["languages"][0], cfg.vocab_size, (LangCharVocab, LangWordVocab))
     return SharedPoseModel(vocab, cfg)  # type: ignore[arg-type]
 
 

@@ -183,7 +183,7 @@ class KinematicHead(nn.Module):
         return loc[:, 1:].norm(dim=-1).mean()
 
     def hand_shape_loss(self, pred: Tensor, target: Tensor, w: Tensor) -> Tensor:
-        """Hand-local error (fingers relative to the wrist) of normalised poses, in hand sizes."""
+        """Per-sample (b,) hand-local error (fingers relative to the wrist), in hand sizes."""
         return _hand_shape_loss(self, pred, target, w)
 
     def rest_directions(self) -> Tensor:
@@ -233,14 +233,15 @@ _HANDS = (PROMPT2SIGN50.groups["left_hand"], PROMPT2SIGN50.groups["right_hand"])
 
 
 def _hand_shape_loss(head: KinematicHead, pred: Tensor, target: Tensor, w: Tensor) -> Tensor:
-    """Masked MSE of hand-local joints in hand sizes; w: the pose loss's value weights."""
+    """Per-sample (b,) masked MSE of hand-local joints in hand sizes; w: the pose weights."""
     p, t = _hand_local(pred, head), _hand_local(target, head)
     wj = w.unflatten(-1, (head.j, 3))[..., 0]  # (..., J) joint weights
     hw = torch.stack([wj[..., list(ix)] for ix in _HANDS], -2)  # (..., 2, 21)
     hw = hw[..., 1:] * hw[..., :1]  # a joint counts where it and its wrist are observed
     size = head.hand_size().to(pred.dtype).clamp(min=1e-3)
-    err = ((p - t) ** 2).sum(-1) / size**2  # (..., 2, 20)
-    return (err * hw).sum() / hw.sum().clamp(min=1e-8)
+    err = ((p - t) ** 2).sum(-1) / size**2 * hw  # (b, ..., 2, 20)
+    dims = tuple(range(1, err.dim()))
+    return err.sum(dims) / hw.sum(dims).clamp(min=1e-8)
 
 
 def bone_lengths(

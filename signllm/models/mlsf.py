@@ -192,8 +192,13 @@ class MLSF(nn.Module):
             o["length_loss"] * len(ix) * self.group(code).config.length_weight
             for (code, _), (ix, o) in zip(self._split(lang, b), parts, strict=True)
         )
+        hands = sum(
+            o["hand_loss"] * len(ix) * self.group(code).config.hand_weight
+            for (code, _), (ix, o) in zip(self._split(lang, b), parts, strict=True)
+            if "hand_loss" in o
+        )
         return {
-            "loss": pose + weighted / c_total + lengths / b,
+            "loss": pose + weighted / c_total + (lengths + hands) / b,
             "pose_loss": pose,
             "counter_loss": counter,
             **per,

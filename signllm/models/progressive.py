@@ -420,15 +420,17 @@ class ProgressiveTransformer(nn.Module):
         else:
             per_sample_length = torch.zeros_like(per_sample_counter)
         length_loss = per_sample_length.mean()
-        hand_loss = pose_loss.new_zeros(())
+        per_sample_hand = torch.zeros_like(per_sample)
         if cfg.hand_weight > 0 and isinstance(self.pose_head, KinematicHead):
-            hand_loss = self.pose_head.hand_shape_loss(pred, target, w)
+            per_sample_hand = self.pose_head.hand_shape_loss(pred, target, w)
+        hand_loss = per_sample_hand.mean()
         return {
             "loss": pose_loss
             + cfg.counter_weight * counter_loss
             + cfg.length_weight * length_loss
             + cfg.hand_weight * hand_loss,
             "hand_loss": hand_loss,
+            "per_sample_hand": per_sample_hand,
             "length_loss": length_loss,
             "per_sample_length": per_sample_length,
             "pose_loss": pose_loss,

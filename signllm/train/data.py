@@ -37,7 +37,7 @@ resuming regenerates the stream, it never needs to store it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -174,6 +174,12 @@ class NormStats:
     std: np.ndarray  # (J, 3) float32, > 0
     clips: int = 0
     frames: int = 0
+
+    def with_std_floor(self, fraction: float) -> NormStats:
+        """The same stats with every std at least `fraction` of the median std."""
+        floor = fraction * float(np.median(self.std))
+        std = np.maximum(self.std, floor).astype(np.float32)
+        return replace(self, std=std)
 
     @classmethod
     def identity(cls, joints: int) -> NormStats:

@@ -297,6 +297,10 @@ class Trainer:
             if cfg.normalize
             else NormStats.identity(self.joints)
         )
+        if cfg.model.output_head == "kinematic" and cfg.normalize:
+            # joints that hardly move (the neck: the signing space's origin) have a tiny std;
+            # the head moves them through the body, and dividing by ~0 would blow their error up
+            self.stats = self.stats.with_std_floor(0.1)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank and every run
         if cfg.mode == "mlsf":
             model: nn.Module = MLSF(self._model_config(8, 0))
@@ -572,6 +576,9 @@ class Trainer:
         pl = out.get("per_sample_length", torch.zeros_like(ps)).float()
         n = D.all_reduce_sum(torch.tensor(float(len(ps)), device=ps.device))
         length = lw * (w * pl).sum() / n * world  # the length head's loss: a mean over clips
+        ph = out.get("per_sample_hand")
+        if ph is not None and self._hand_weight > 0:  # hand shapes: a mean over clips too
+            length = length + self._hand_weight * (w * ph.float()).sum() / n * world
         if cfg.plc.loss == "rl":  # minus the mean reward (per-clip MSE) over the global batch
             share = len(ps) / n * world  # rl_loss is a mean over this rank's clips
             return (rl_loss(ps, w) + cw * rl_loss(pc, w)) * share + length
@@ -586,6 +593,12 @@ class Trainer:
         if self.cfg.mode == "mlsf":
             return self.model.group(self.trained[0]).config.length_weight  # type: ignore[operator]
         return self.model.config.length_weight  # type: ignore[union-attr]
+
+    @property
+    def _hand_weight(self) -> float:
+        if self.cfg.mode == "mlsf":
+            return self.model.group(self.trained[0]).config.hand_weight  # type: ignore[operator]
+        return self.model.config.hand_weight  # type: ignore[union-attr]
 
     @property
     def _counter_weight(self) -> float:
