@@ -12,6 +12,7 @@ from OpenPose BODY_25 + hands and from MediaPipe Holistic (full, reduced, world 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,3 +175,29 @@ MEDIAPIPE_HAND21: tuple[str, ...] = (
     "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
     "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP",
 )  # fmt: skip
+
+
+def neck_rooted_parents(skeleton: Skeleton | None = None) -> list[int]:
+    """The skeleton's tree re-rooted at the neck (the canonical space's origin): nose -> neck."""
+    skeleton = skeleton or PROMPT2SIGN50
+    parents = list(skeleton.parents)
+    root = skeleton.index("neck")
+    old_root = parents.index(-1)
+    if old_root != root:  # reverse the edge(s) between the old root and the neck
+        chain = [root]
+        while parents[chain[-1]] != -1:
+            chain.append(parents[chain[-1]])
+        for child, parent in zip(chain[1:], chain[:-1], strict=True):
+            parents[child] = parent
+        parents[root] = -1
+    return parents
+
+
+def bone_lengths(
+    frames: np.ndarray, skeleton: Skeleton | None = None, parents: Sequence[int] | None = None
+) -> np.ndarray:
+    """Per-frame bone lengths (T, B) for the neck-rooted tree's B bones (frames (T, J, 3))."""
+    par = list(neck_rooted_parents(skeleton) if parents is None else parents)
+    kids = [c for c, p in enumerate(par) if p >= 0]
+    f = np.asarray(frames, np.float64)
+    return np.linalg.norm(f[:, kids] - f[:, [par[c] for c in kids]], axis=-1)

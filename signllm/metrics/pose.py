@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -66,3 +67,48 @@ def travel_ratio(pred_travel: Sequence[float], true_travel: Sequence[float]) -> 
 def duration_ratio(pred: Pose, true: Pose) -> float:
     """Duration (frames / fps) of the produced clip over the ground truth's (1 is ideal)."""
     return pred.duration / true.duration if true.duration > 0 else math.nan
+
+
+def bone_variation(pose: Pose, min_length: float = 0.02) -> dict[str, Any]:
+    """How well a clip keeps one body: bone-length variation over its frames.
+
+    `bone_cv` (B,): per bone of the neck-rooted tree, std / mean of its length over the frames
+    where both ends are observed (NaN for bones shorter than `min_length` shoulder widths, such
+    as the zero-length hand-root bones, or never seen); `limb_mismatch`: mean over left/right bone
+    pairs of |L - R| / mean(L, R) of their median lengths (0 = matching limbs);
+    `shoulder_dev`: the largest |width / median width - 1| over the frames (0 = a rigid shoulder
+    line). A recorded signer's bones vary too (tracking noise, 2D lifting): compare with ground
+    truth measured the same way.
+    """
+    from ..skeleton import neck_rooted_parents
+
+    skel = pose.skel
+    par = neck_rooted_parents(skel)
+    kids = [c for c, p in enumerate(par) if p >= 0]
+    x, m = pose.data.astype(np.float64), pose.mask
+    width = shoulder_width(pose)
+    cv = np.full(len(kids), math.nan)
+    med = np.full(len(kids), math.nan)
+    for b, c in enumerate(kids):
+        ok = m[:, c] & m[:, par[c]]
+        if ok.sum() < 2:
+            continue
+        length = np.linalg.norm(x[ok, c] - x[ok, par[c]], axis=-1)
+        med[b] = float(np.median(length))
+        if np.isfinite(width) and length.mean() >= min_length * width:
+            cv[b] = float(length.std() / length.mean())
+    mirror = skel.mirror
+    where = {c: b for b, c in enumerate(kids)}
+    pairs = [(where[c], where[int(mirror[c])]) for c in kids if c < mirror[c]]
+    rel = [abs(med[a] - med[b]) / (0.5 * (med[a] + med[b])) for a, b in pairs
+           if np.isfinite(med[a]) and np.isfinite(med[b]) and med[a] + med[b] > 0]  # fmt: skip
+    r, le = skel.index("right_shoulder"), skel.index("left_shoulder")
+    ok = m[:, r] & m[:, le]
+    sw = np.linalg.norm(x[ok, r] - x[ok, le], axis=-1)
+    dev = float(np.abs(sw / np.median(sw) - 1).max()) if sw.size and np.median(sw) > 0 else math.nan
+    return {
+        "bone_cv": cv,
+        "bones": [skel.joints[c] for c in kids],
+        "limb_mismatch": float(np.mean(rel)) if rel else math.nan,
+        "shoulder_dev": dev,
+    }

@@ -31,24 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..skeleton import LEFT_SHOULDER, PROMPT2SIGN50, RIGHT_SHOULDER, Skeleton
+from ..skeleton import (
+    LEFT_SHOULDER,
+    PROMPT2SIGN50,
+    RIGHT_SHOULDER,
+    Skeleton,
+    neck_rooted_parents,
+)
 
 NECK = PROMPT2SIGN50.index("neck")
-
-
-def neck_rooted_parents(skeleton: Skeleton = PROMPT2SIGN50) -> list[int]:
-    """The skeleton's tree re-rooted at the neck (the canonical space's origin): nose -> neck."""
-    parents = list(skeleton.parents)
-    root = skeleton.index("neck")
-    old_root = parents.index(-1)
-    if old_root != root:  # reverse the edge(s) between the old root and the neck
-        chain = [root]
-        while parents[chain[-1]] != -1:
-            chain.append(parents[chain[-1]])
-        for child, parent in zip(chain[1:], chain[:-1], strict=True):
-            parents[child] = parent
-        parents[root] = -1
-    return parents
 
 
 def _mirror_pairs(skeleton: Skeleton) -> list[tuple[int, int]]:
@@ -242,13 +233,3 @@ def _hand_shape_loss(head: KinematicHead, pred: Tensor, target: Tensor, w: Tenso
     err = ((p - t) ** 2).sum(-1) / size**2 * hw  # (b, ..., 2, 20)
     dims = tuple(range(1, err.dim()))
     return err.sum(dims) / hw.sum(dims).clamp(min=1e-8)
-
-
-def bone_lengths(
-    frames: np.ndarray, skeleton: Skeleton = PROMPT2SIGN50, parents: Sequence[int] | None = None
-) -> np.ndarray:
-    """Per-frame bone lengths (T, B) for the neck-rooted tree's B bones (frames (T, J, 3))."""
-    par = list(neck_rooted_parents(skeleton) if parents is None else parents)
-    kids = [c for c, p in enumerate(par) if p >= 0]
-    f = np.asarray(frames, np.float64)
-    return np.linalg.norm(f[:, kids] - f[:, [par[c] for c in kids]], axis=-1)
