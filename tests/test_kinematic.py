@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from signllm.data.formats.skels import read_skels
-from signllm.models.kinematic import (
-    KinematicHead,
+from signllm.models.kinematic import KinematicHead, fit_body, rotation_6d
+from signllm.skeleton import (
+    LEFT_SHOULDER,
+    PROMPT2SIGN50,
+    RIGHT_SHOULDER,
     bone_lengths,
-    fit_body,
     neck_rooted_parents,
-    rotation_6d,
 )
-from signllm.skeleton import LEFT_SHOULDER, PROMPT2SIGN50, RIGHT_SHOULDER
 
 
 @pytest.fixture(scope="module")
