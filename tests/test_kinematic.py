@@ -102,3 +102,39 @@ def test_state_dict_carries_the_body(phoenix: np.ndarray) -> None:
     b = KinematicHead(8)
     b.load_state_dict(a.state_dict())
     assert torch.equal(a.lengths, b.lengths) and torch.equal(a.rest, b.rest)
+
+
+def test_a_trained_model_keeps_one_body(tiny_store, tmp_path) -> None:
+    """Train a tiny model (kinematic head, the default) and measure its generated bodies."""
+    from signllm.data.store import Store
+    from signllm.eval.runner import Generator
+    from signllm.metrics.pose import bone_variation
+    from signllm.train.config import TrainConfig
+    from signllm.train.trainer import train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        store_dir = tiny_store(ase=False)
+        cfg = TrainConfig(
+            data=str(store_dir), out=str(tmp_path / "run"), size="tiny", steps=40, batch_size=4,
+            max_clip_frames=48, warmup_steps=4, eval_every=0, checkpoint_every=0, progress=False,
+        )  # fmt: skip
+        result = train(cfg)
+        gen = Generator(result.last)
+        assert gen.ck.config["model"]["gsg"]["output_head"] == "kinematic"
+        store = Store(store_dir)
+        truth = [store[i] for i in store.ids(split="dev")]
+        made = gen.generate(truth, max_frames=48)
+    finally:
+        torch.set_num_threads(threads)
+    gt = [bone_variation(p) for p in truth]
+    out = [bone_variation(p) for p in made]
+    gt_cv = np.nanmedian(np.stack([v["bone_cv"] for v in gt]), axis=0)  # per bone
+    out_cv = np.nanmedian(np.stack([v["bone_cv"] for v in out]), axis=0)
+    ok = np.isfinite(gt_cv) & np.isfinite(out_cv)
+    assert ok.sum() > 30
+    # every bone varies no more than in ground truth (here: not at all, by construction)
+    assert np.all(out_cv[ok] <= gt_cv[ok] + 1e-4)
+    assert max(v["limb_mismatch"] for v in out) < 0.01  # left and right limbs match
+    assert max(v["shoulder_dev"] for v in out) < 0.05  # shoulder width 1 +/- 5% of itself
