@@ -176,7 +176,7 @@ def test_tiny_training_reads_its_words(lexicon: FingerspellingLexicon) -> None:
     summary = train_reader_on(
         clips,
         clips,
-        steps=150,
+        steps=250,
         batch_size=8,
         lr=5e-3,
         eval_every=50,
@@ -193,3 +193,10 @@ def test_tiny_training_reads_its_words(lexicon: FingerspellingLexicon) -> None:
     assert not wrong, wrong
     assert res["ground_truth"]["mean"]["word_acc"] == 1.0
     assert res["floor"]["mean"]["char_acc"] < 0.5  # a still mean pose spells nothing
+    # Pose objects in other units (x 100, moved) read the same; languages come from the poses
+    pose = lexicon.compose("bac", "gsg", fps=25)
+    pose.data = pose.data * 100 + 3
+    pose.meta = dataclasses.replace(pose.meta, language="gsg")
+    assert reader.read([pose]) == ["bac"]
+    with pytest.raises(UsageError, match="not trained on sign language"):
+        reader.read([pose], ["bfi"])

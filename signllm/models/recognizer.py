@@ -45,7 +45,7 @@ class RecognizerConfig:
     d_model: int = 96
     kernel: int = 5  # temporal convolution width (frames)
     downsample: int = 2  # stride of the first convolution (a letter spans >= 5 frames at 25 fps)
-    layers: int = 3
+    layers: int = 2
     heads: int = 4
     ff: int = 192
     dropout: float = 0.1
