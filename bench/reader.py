@@ -30,6 +30,7 @@ from signllm.data.fingerspell import default_lexicon, fold
 from signllm.data.store import Store
 from signllm.eval.metrics import character_accuracy
 from signllm.eval.recognizer import (
+    augment,
     fingerspelled_clips,
     load_reader,
     mean_clip_pose,
@@ -187,6 +188,15 @@ def main(argv: list[str] | None = None) -> int:
             "errors": [(c.id, r, h) for c, r, h in zip(clips, refs, hyps, strict=True) if r != h],
         }
     result["ambiguity"] = result_amb
+    # robustness: test ground truth perturbed as in training (rotations, scaling, noise, timing)
+    clips = fingerspelled_clips(store, "test")
+    refs, langs = [c.letters for c in clips], [c.language for c in clips]
+    result["test_perturbed"] = {}
+    for strength in (0.5, 1.0, 1.5):
+        rng = np.random.default_rng(123)
+        items = [augment(c, rng, reader.config.skeleton, strength) for c in clips]
+        hyps = reader.read_arrays(items, langs)
+        result["test_perturbed"][str(strength)] = score_by_language(refs, hyps, langs)["mean"]
     print(json.dumps(result, ensure_ascii=False))
     for split in ("test", "dev"):
         r = result[split]
@@ -217,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{fl['mean']['char_acc']:.3f} | | |"
         )
         print("\n".join(lines), file=sys.stderr)
+    for strength, m in result["test_perturbed"].items():
+        print(
+            f"test, perturbed (augmentation strength {strength}): char acc {m['char_acc']:.3f}, "
+            f"word acc {m['word_acc']:.3f}",
+            file=sys.stderr,
+        )
     return 0
 
 
