@@ -28,7 +28,6 @@ import torch
 
 from signllm.data.fingerspell import default_lexicon, fold
 from signllm.data.store import Store
-from signllm.eval.metrics import character_accuracy
 from signllm.eval.recognizer import (
     augment,
     fingerspelled_clips,
@@ -37,6 +36,7 @@ from signllm.eval.recognizer import (
     score_by_language,
     train_reader,
 )
+from signllm.metrics.text import character_accuracy
 from signllm.models.recognizer import pose_features
 
 

@@ -230,10 +230,10 @@ def read_config(
     except json.JSONDecodeError as e:
         raise DataError(f"invalid JSON: {e.msg}", path, line=e.lineno) from None
     d = _upgrade(d, path)
-    _validate(d, path)
-    if kinds is not None and d["kind"] not in kinds:
-        want = " or ".join(kinds)
+    if kinds is not None and d.get("kind") in KINDS and d["kind"] not in kinds:
+        want = " or ".join(kinds)  # the wrong kind of model is said first: the likelier mistake
         raise DataError(f"a {d['kind']} checkpoint, not {want}{hint}", path, field="kind")
+    _validate(d, path)
     return d
 
 
@@ -276,7 +276,7 @@ _KIND_FIELDS: dict[str, tuple[tuple[str, type, tuple[Any, ...] | None], ...]] = 
     "pose": (("mode", str, ("prompt",)), ("normalization", dict, None)),
     "text": (("text", dict, None),),
     "bt": (("target", str, BT_TARGETS), ("training", dict, None)),
-    "recognizer": (),
+    "recognizer": (("training", dict, None),),
 }
 _TEXT_FIELDS = (("tag_every_token", bool), ("mode", str), ("max_len", int))
 
@@ -465,11 +465,21 @@ def _build_bt(parts: Parts) -> nn.Module:
     return config_builder(BackTranslationConfig, BackTranslationModel)(parts)  # type: ignore
 
 
+def _build_recognizer(parts: Parts) -> nn.Module:
+    from .models.recognizer import Recognizer, RecognizerConfig
+
+    cfg = parts.model_config(RecognizerConfig)
+    if list(cfg.languages) != list(parts.config["languages"]):
+        raise DataError("must equal model.languages", parts.root / CONFIG, field="languages")
+    return Recognizer(cfg)
+
+
 BUILDERS: dict[str, Callable[[Parts], nn.Module]] = {
     "mlsf": _build_pose,
     "pose": _build_pose,
     "text": _build_text,
     "bt": _build_bt,
+    "recognizer": _build_recognizer,
 }
 
 

@@ -8,7 +8,7 @@ words (the demo corpus puts words never seen in training into dev/test).
 What it reads is what is signed: the letters of the clip's units (``extra["units"]``, e.g.
 ``"SCH U L E"``), folded the way the spoken language writes (`reference_letters`). The written word
 may carry marks no handshape shows (Portuguese "café" is spelled C A F E), so scores against the
-written text (`signllm.eval.metrics.character_accuracy(hyp, meta.text)`) are lower by design.
+written text (`signllm.metrics.text.character_accuracy(hyp, meta.text)`) are lower by design.
 
 Augmentation is there so that generated poses are read too: small rotations and scaling of the
 body and of each hand, joint noise, time stretching, dropped frames, and two words of one language
@@ -27,7 +27,6 @@ blank excluded), each written atomically.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import sys
 import time
@@ -43,7 +42,7 @@ import torch
 from ..data.fingerspell import FingerspellingLexicon, fold
 from ..data.store import Store
 from ..errors import DataError, UsageError
-from ..fileio import atomic_write
+from ..metrics.text import character_accuracy, edit_operations
 from ..models.recognizer import (
     Recognizer,
     RecognizerConfig,
@@ -53,14 +52,6 @@ from ..models.recognizer import (
 )
 from ..pose import Pose
 from ..skeleton import get_skeleton
-from .metrics import character_accuracy, edit_operations
-
-FORMAT = "signllm-reader"
-VERSION = 1
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
-VOCAB = "vocab.json"
-
 
 # ----------------------------------------------------------------------------------------------
 # Clips and what they spell
@@ -288,7 +279,7 @@ def read(
 
 
 def char_accuracy(ref: str, hyp: str) -> float:
-    """1 - CER of one read word, in [0, 1] (`signllm.eval.metrics.character_accuracy`)."""
+    """1 - CER of one read word, in [0, 1] (`signllm.metrics.text.character_accuracy`)."""
     return character_accuracy(hyp, ref)
 
 
@@ -370,80 +361,28 @@ def evaluate_reader(
 
 
 def save_reader(model: Recognizer, directory: str | Path, training: dict[str, Any]) -> Path:
-    """Write weights, config.json and vocab.json into `directory`, each file atomically."""
-    from safetensors.torch import save
+    """The project's one checkpoint layout (signllm/checkpoint.py), kind "recognizer": its
+    character vocabulary and languages travel in the model config."""
+    from .. import checkpoint as ck
 
-    root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
-    cfg = model.config.to_dict()
-    vocab = cfg.pop("vocab")
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    with atomic_write(root / WEIGHTS, "wb") as f:
-        f.write(save(state, metadata={"format": FORMAT}))
-    with atomic_write(root / VOCAB, "w", encoding="utf-8") as f:
-        json.dump(vocab, f, ensure_ascii=False)
-        f.write("\n")
-    config = {"format": FORMAT, "version": VERSION, "model": cfg, "training": training}
-    with atomic_write(root / CONFIG, "w", encoding="utf-8") as f:
-        json.dump(config, f, ensure_ascii=False, indent=1)
-        f.write("\n")
-    return root
-
-
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"not a reader checkpoint: {what} not found", path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read: {e}", path) from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", path, line=e.lineno) from None
+    cfg = model.config
+    return ck.save(
+        directory,
+        model,
+        kind="recognizer",
+        model_config=cfg.to_dict(),
+        languages=list(cfg.languages),
+        tokenizers={},
+        meta={"training": training},
+    )
 
 
 def load_reader(directory: str | Path) -> Reader:
     """Rebuild a reader from its directory alone; every file is checked, nothing is unpickled."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from .. import checkpoint as ck
 
-    root = Path(directory)
-    cpath, vpath, wpath = root / CONFIG, root / VOCAB, root / WEIGHTS
-    config = _read_json(cpath, CONFIG)
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise DataError(f"not a {FORMAT} config", cpath, field="format")
-    if not isinstance(config.get("version"), int) or config["version"] > VERSION:
-        raise DataError(f"unsupported version {config.get('version')!r}", cpath, field="version")
-    if not isinstance(config.get("model"), dict):
-        raise DataError("missing or not an object", cpath, field="model")
-    vocab = _read_json(vpath, VOCAB)
-    if not isinstance(vocab, list) or not all(isinstance(c, str) and len(c) == 1 for c in vocab):
-        raise DataError("must be a list of single characters", vpath)
-    try:
-        cfg = RecognizerConfig.from_dict({**config["model"], "vocab": vocab})
-    except (UsageError, TypeError) as e:
-        raise DataError(str(e), cpath, field="model") from None
-    model = Recognizer(cfg)
-    try:
-        state = load_file(str(wpath))
-    except FileNotFoundError:
-        raise DataError(f"not a reader checkpoint: {WEIGHTS} not found", wpath) from None
-    except (SafetensorError, OSError, ValueError) as e:
-        raise DataError(f"cannot read weights: {e}", wpath) from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing or extra:
-        raise DataError(
-            f"weights do not match the config (missing {missing[:3]}, unexpected {extra[:3]})",
-            wpath,
-        )
-    for k, v in expected.items():
-        if state[k].shape != v.shape:
-            raise DataError(
-                f"{k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}", wpath
-            )
-    model.load_state_dict(state)
-    return Reader(model, config.get("training", {}))
+    loaded = ck.load(directory, ("recognizer",), hint=" (a fingerspelling reader of train-reader)")
+    return Reader(loaded.model, loaded.config.get("training", {}))  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------------------------

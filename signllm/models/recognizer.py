@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from ..errors import UsageError
 from ..skeleton import Skeleton, get_skeleton
+from .core import Dims, Encoder
 
 
 @dataclass
@@ -174,32 +175,6 @@ def pose_features(x: Tensor, mask: Tensor, frame_mask: Tensor, skeleton: str) ->
 # The network
 
 
-class EncoderLayer(nn.Module):
-    """Pre-norm transformer encoder layer (self-attention via F.scaled_dot_product_attention)."""
-
-    def __init__(self, d: int, heads: int, ff: int, dropout: float) -> None:
-        super().__init__()
-        self.heads = heads
-        self.norm1 = nn.LayerNorm(d)
-        self.qkv = nn.Linear(d, 3 * d)
-        self.proj = nn.Linear(d, d)
-        self.norm2 = nn.LayerNorm(d)
-        self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
-        self.drop = nn.Dropout(dropout)
-        self.p = dropout
-
-    def forward(self, h: Tensor, key_mask: Tensor) -> Tensor:
-        # h (b, t, d); key_mask (b, t) bool, True = real frame
-        b, t, d = h.shape
-        q, k, v = self.qkv(self.norm1(h)).view(b, t, 3, self.heads, d // self.heads).unbind(2)
-        q, k, v = (z.transpose(1, 2) for z in (q, k, v))  # (b, heads, t, d_head)
-        attn = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=key_mask[:, None, None, :], dropout_p=self.p if self.training else 0
-        )  # (b, heads, t, d_head)
-        h = h + self.drop(self.proj(attn.transpose(1, 2).reshape(b, t, d)))
-        return h + self.drop(self.ff(self.norm2(h)))
-
-
 class Recognizer(nn.Module):
     """Pose frames + sign language -> per-frame character log-probabilities (CTC)."""
 
@@ -212,9 +187,8 @@ class Recognizer(nn.Module):
         self.conv1 = nn.Conv1d(d, d, c.kernel, stride=c.downsample, padding=c.kernel // 2)
         self.conv2 = nn.Conv1d(d, d, c.kernel, padding=c.kernel // 2)
         self.norm_c = nn.LayerNorm(d)
-        self.layers = nn.ModuleList(
-            EncoderLayer(d, c.heads, c.ff, c.dropout) for _ in range(c.layers)
-        )
+        dims = Dims(d_model=d, n_heads=c.heads, d_ff=c.ff, dropout=c.dropout)
+        self.layers = Encoder(c.layers, dims)  # the shared core's pre-norm blocks
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, c.num_classes)
         self.drop = nn.Dropout(c.dropout)
