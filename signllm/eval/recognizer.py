@@ -252,7 +252,8 @@ class Reader:
         for k in range(0, len(order), batch_size):
             chunk = order[k : k + batch_size]
             x, m, fm = collate([items[i] for i in chunk])
-            logp, lengths = self.model(x, m, fm, lang[chunk])
+            dev = next(self.model.parameters()).device
+            logp, lengths = self.model(x.to(dev), m.to(dev), fm.to(dev), lang[chunk].to(dev))
             for i, ids in zip(chunk, ctc_greedy(logp, lengths), strict=True):
                 out[i] = decode_ids(ids, self.config.vocab)
         return out
@@ -377,11 +378,16 @@ def save_reader(model: Recognizer, directory: str | Path, training: dict[str, An
     )
 
 
-def load_reader(directory: str | Path) -> Reader:
+def load_reader(directory: str | Path, device: str = "cpu") -> Reader:
     """Rebuild a reader from its directory alone; every file is checked, nothing is unpickled."""
     from .. import checkpoint as ck
 
-    loaded = ck.load(directory, ("recognizer",), hint=" (a fingerspelling reader of train-reader)")
+    loaded = ck.load(
+        directory,
+        ("recognizer",),
+        device=device,
+        hint=" (a fingerspelling reader of train-reader)",
+    )
     return Reader(loaded.model, loaded.config.get("training", {}))  # type: ignore[arg-type]
 
 
@@ -414,6 +420,7 @@ def train_reader(
     progress: bool = True,
     max_seconds: float | None = None,
     log: Callable[[str], None] = _log,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Train a reader on the TRAIN split's fingerspelled ground truth; keep the best on dev.
 
@@ -452,6 +459,7 @@ def train_reader(
         max_seconds=max_seconds,
         log=log,
         trained_on=str(st.path),
+        device=device,
     )
 
 
@@ -476,6 +484,7 @@ def train_reader_on(
     max_seconds: float | None = None,
     log: Callable[[str], None] = _log,
     trained_on: str = "",
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """`train_reader` on clips already read (tests and benchmarks call this directly)."""
     if not train:
@@ -486,7 +495,8 @@ def train_reader_on(
     cfg = RecognizerConfig(
         **{"vocab": vocabulary(train, lexicon), "languages": languages, **(config or {})}
     )
-    model = Recognizer(cfg)
+    dev = torch.device(device)
+    model = Recognizer(cfg).to(dev)
     lang_index = {code: i for i, code in enumerate(languages)}
     dev = [c for c in dev if c.language in lang_index]
     targets = [encode_letters(c.letters, cfg.vocab) for c in train]
@@ -529,7 +539,8 @@ def train_reader_on(
             tgts.append(tgt)
             langs.append(lang_index[clip.language])
         x, m, fm = collate(items)
-        logp, lengths = model(x, m, fm, torch.tensor(langs))
+        x, m, fm = x.to(dev), m.to(dev), fm.to(dev)
+        logp, lengths = model(x, m, fm, torch.tensor(langs, device=dev))
         loss = model.ctc_loss(logp, lengths, tgts)
         opt.zero_grad(set_to_none=True)
         loss.backward()
