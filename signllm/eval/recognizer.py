@@ -495,8 +495,8 @@ def train_reader_on(
     cfg = RecognizerConfig(
         **{"vocab": vocabulary(train, lexicon), "languages": languages, **(config or {})}
     )
-    dev = torch.device(device)
-    model = Recognizer(cfg).to(dev)
+    where = torch.device(device)
+    model = Recognizer(cfg).to(where)
     lang_index = {code: i for i, code in enumerate(languages)}
     dev = [c for c in dev if c.language in lang_index]
     targets = [encode_letters(c.letters, cfg.vocab) for c in train]
@@ -539,8 +539,8 @@ def train_reader_on(
             tgts.append(tgt)
             langs.append(lang_index[clip.language])
         x, m, fm = collate(items)
-        x, m, fm = x.to(dev), m.to(dev), fm.to(dev)
-        logp, lengths = model(x, m, fm, torch.tensor(langs, device=dev))
+        x, m, fm = x.to(where), m.to(where), fm.to(where)
+        logp, lengths = model(x, m, fm, torch.tensor(langs, device=where))
         loss = model.ctc_loss(logp, lengths, tgts)
         opt.zero_grad(set_to_none=True)
         loss.backward()
