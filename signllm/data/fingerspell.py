@@ -161,11 +161,10 @@ class FingerspellingLexicon:
         self._order: dict[str, list[str]] = {}  # language -> units in index order
         self._spoken: dict[str, str] = {}
         self._cache: dict[tuple[Path, float, float], Pose] = {}
-        self._store = None
+        # a packed lexicon (pack_lexicon): clip id -> clip, read one language at a time
+        self._packed: dict[str, Pose] | None = None
         if (self.folder / STORE / "store.json").is_file():
-            from .store import Store
-
-            self._store = Store(self.folder / STORE)
+            self._packed = {}
         with index.open(encoding="utf-8", newline="") as f:
             reader = csv.DictReader(f)
             missing = [
@@ -339,7 +338,7 @@ class FingerspellingLexicon:
         key = (e.path, e.start_ms, e.end_ms)
         pose = self._cache.get(key)
         if pose is None:
-            pose = self._read_clip(e)
+            pose = self._read_clip(e, self.language(language))
             if e.start_ms or e.end_ms:
                 # spoken-to-signed's index keeps the end times of the untrimmed videos: clamp.
                 a = min(round(e.start_ms / 1000 * pose.fps), pose.num_frames - 1)
@@ -350,10 +349,17 @@ class FingerspellingLexicon:
             self._cache[key] = pose
         return pose
 
-    def _read_clip(self, e: LetterEntry) -> Pose:
-        if self._store is not None:
+    def _read_clip(self, e: LetterEntry, language: str) -> Pose:
+        if self._packed is not None:
+            from .store import Store
+
             clip_id = e.path.relative_to(self.folder).as_posix()
-            pose = self._store.get(clip_id)
+            if clip_id not in self._packed:
+                with Store(self.folder / STORE) as store:  # closed at once: no open files kept
+                    for cid in store.ids(language=language) or [clip_id]:
+                        if cid in store:
+                            self._packed[cid] = store[cid]
+            pose = self._packed.pop(clip_id, None)  # letter_pose's cache keeps it from here
             if pose is None:
                 raise DataError(
                     f"clip {clip_id!r} is not in {self.folder / STORE}",
@@ -676,24 +682,56 @@ def smoothstep(n: int) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
+def transition_length(a: np.ndarray, b: np.ndarray, both: np.ndarray, frames: int,
+                      max_step: float | None) -> int:  # fmt: skip
+    """Frames of an eased transition from `a` to `b` (joints `both`): at least `frames`, more
+    until no joint moves farther than `max_step` between two frames (None: `frames`)."""
+    if max_step is None or not both.any():
+        return frames
+    d = float(np.linalg.norm(a[both] - b[both], axis=-1).max())
+    k = frames
+    while k < 1000:
+        s = np.concatenate([[0.0], smoothstep(k), [1.0]])
+        if d * float(np.diff(s).max()) <= max_step:
+            break
+        k += 1
+    return k
+
+
 def join(
-    clips: Iterable[Pose], transition_frames: int, hold_frames: int
+    clips: Iterable[Pose],
+    transition_frames: int,
+    hold_frames: int,
+    max_step: float | None = None,
+    spans: list[tuple[int, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate clips with holds and eased transitions; returns (data, confidence)."""
+    """Concatenate clips with holds and eased transitions; returns (data, confidence).
+
+    `max_step` (data units per frame): a transition between far-apart poses is lengthened until
+    no joint moves farther than this between frames, so a join is never a jump. `spans`, if
+    given, receives each clip's (first frame, end frame) in the result.
+    """
     clips = list(clips)
-    s = smoothstep(transition_frames)[:, None, None]  # (k, 1, 1)
     parts_d: list[np.ndarray] = []
     parts_c: list[np.ndarray] = []
+    at = 0
     for i, clip in enumerate(clips):
+        if spans is not None:
+            at = sum(len(p) for p in parts_d)
+            spans.append((at, at + clip.num_frames))
         parts_d.append(clip.data)
         parts_c.append(clip.confidence)
         if hold_frames:
             parts_d.append(np.repeat(clip.data[-1:], hold_frames, axis=0))
             parts_c.append(np.repeat(clip.confidence[-1:], hold_frames, axis=0))
-        if i + 1 < len(clips) and transition_frames:
+        if i + 1 < len(clips) and (transition_frames or max_step is not None):
             a, ca = _edge(clip, last=True)
             b, cb = _edge(clips[i + 1], last=False)
             both = (ca > 0) & (cb > 0)  # (j,)
+            k = transition_length(a, b, both, transition_frames, max_step)
+            if not k:
+                continue
+            s = smoothstep(k)[:, None, None]  # (k, 1, 1)
             data = a[None] * (1 - s) + b[None] * s  # (k, j, 3)
             conf = ca[None] * (1 - s[..., 0]) + cb[None] * s[..., 0]  # (k, j)
             parts_d.append(np.where(both[None, :, None], data, 0.0))
@@ -774,7 +812,7 @@ def pack_lexicon(source: str | Path, out: str | Path, source_note: str = "") -> 
             if key not in clips:
                 clip_id = rel if rel not in clips.values() else f"{rel}#{start:g}-{end:g}"
                 entry = LetterEntry(row["words"], src.folder / rel, start, end, "", row_no)
-                pose = src._read_clip(entry)
+                pose = src._read_clip(entry, src.language(row["signed_language"].strip()))
                 if start or end:  # as letter_pose cuts it
                     a = min(round(start / 1000 * pose.fps), pose.num_frames - 1)
                     b = round(end / 1000 * pose.fps) if end else pose.num_frames
@@ -828,5 +866,6 @@ __all__ = [
     "resample",
     "retime",
     "smoothstep",
+    "transition_length",
     "trim_rest",
 ]
