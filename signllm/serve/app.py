@@ -300,9 +300,10 @@ def _letters_warning(translator: Translator) -> str:
     """One line when only the sample of fingerspelling letters is there, saying how to get them."""
     from ..data.fingerspell import INSTALL_HINT
 
-    if not translator.letters.is_sample:
+    letters = getattr(translator, "letters", None)  # any object with `translate` may serve
+    if letters is None or not letters.is_sample:
         return ""
-    have = ", ".join(translator.letters.languages)
+    have = ", ".join(letters.languages)
     return f"fingerspelling: only the sample letters ({have}) are installed; {INSTALL_HINT}"
 
 
