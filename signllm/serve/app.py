@@ -5,8 +5,8 @@
     # uvicorn: `signllm serve --checkpoint runs/mlsf` (127.0.0.1:8000), then open http://127.0.0.1:8000/
 
 Endpoints: `POST /api/translate` (format json | pose | mp4 | gif | bvh), `GET /api/languages`,
-`GET /api/skeleton`, `GET /health`, `GET /` (the web page with a canvas player), `/docs` and
-`/openapi.json` (FastAPI's defaults; the /docs page loads Swagger UI from a CDN in your browser).
+`GET /api/skeleton`, `GET /health`, `GET /` (the web page with a canvas player), `/docs`,
+`/redoc` and `/openapi.json` (the docs pages load nothing from other hosts: see apidocs.py).
 
 Limits (constructor arguments): text length (413), frames per output (cap), request body size
 (413), requests in flight (a semaphore; a request waits up to `queue_timeout` seconds for a slot,
@@ -48,6 +48,7 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..errors import DataError, SignLLMError
 from ..skeleton import SKELETONS, get_skeleton
+from .apidocs import add_docs
 
 if TYPE_CHECKING:
     from ..api import Translation, Translator
@@ -364,8 +365,11 @@ def create_app(
         description="Sign language production: text (or a prompt) and a sign language in, "
         "a signing 3D skeleton out (JSON for the web player, .pose, mp4, gif, BVH).",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI/Redoc from a CDN: see apidocs
+        redoc_url=None,
     )
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    add_docs(app)
 
     def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
