@@ -442,6 +442,7 @@ class Translator:
                 why = (f"no fingerspelling alphabet for {code}"
                        if code not in letters.languages
                        else f"letters not in the {code} fingerspelling alphabet")  # fmt: skip
+                why += self._letters_hint(code)
                 words.append(Word(word, "dropped", f"{reason or 'not in the model'}; {why}", gloss))
         generated = self._generate(runs, code, mode) if runs else []
         segments = []

@@ -239,6 +239,20 @@ def test_default_lexicon_falls_back_to_sample(monkeypatch):
     assert lex.is_sample
 
 
+def test_translate_says_how_to_get_the_letters_when_only_the_sample_is_there(monkeypatch):
+    from signllm.api import Translator
+
+    monkeypatch.setattr(fsmod, "bundled_lexicon_path", lambda: None)
+    monkeypatch.setattr(fsmod, "package_lexicon_path", lambda: None)
+    with pytest.warns(UserWarning, match="sample"):
+        t = Translator()
+        t.letters  # noqa: B018 (loads the lexicon: the warning)
+    with pytest.raises(UsageError, match=r"nothing to sign.*reinstall signllm.*spoken-to-signed"):
+        t.translate("hola", "LSE")
+    r = t.translate("hallo hola", "DSGS")  # one word by the model, one without letters
+    assert "reinstall signllm" in r.words[1].reason and r.words[1].source == "dropped"
+
+
 def test_bundled_lexicon_is_the_full_alphabet_set():
     """The package ships all 626 letters of spoken-to-signed (packed), so a bare install
     fingerspells 20 sign languages without spoken-to-signed; the default lexicon is it."""
