@@ -374,15 +374,16 @@ class Translator:
     def _plan_signs(self, plan: list[tuple[Any, ...]], code: str) -> list[tuple[Any, ...]]:
         """Steps whose words (longest run first), else whose gloss or word, the sign lexicon has
         a recording of become ("lexicon", entry, word, reason, gloss); the other words of a
-        multi-word entry ("guten morgen") become ("covered", text, word, reason, "")."""
+        multi-word entry ("guten morgen") become ("covered", text, word, reason, ""). A word
+        the prompt stage left out is signed too when the user has a recording of it."""
         steps = [(how, token, *info, "", "", "")[:5] if info else (how, token, token, "", "")
                  for how, token, *info in plan]  # fmt: skip
-        words = [w if how != "drop" else "" for how, _t, w, _r, _g in steps]
+        words = [w for _h, _t, w, _r, _g in steps]
         out: list[tuple[Any, ...]] = []
         i = 0
         while i < len(steps):
             how, token, word, _reason, gloss = steps[i]
-            hit = self.lexicon.match(words, i, code) if word and how != "drop" else None
+            hit = self.lexicon.match(words, i, code) if word else None
             if hit is not None:
                 n, entry = hit
                 out.append(("lexicon", entry, word, "", gloss))
@@ -391,7 +392,7 @@ class Translator:
                 i += n
                 continue
             entry = None
-            if how != "drop":
+            if how != "drop" or word:
                 for g in dict.fromkeys(x for x in (gloss, token if how == "model" else "", word)
                                        if x and isinstance(x, str)):  # fmt: skip
                     entry = self.lexicon.lookup(g, code, gloss=True)

@@ -133,6 +133,17 @@ def test_auto_signs_lexicon_words_from_their_recordings(translator):
     assert max(joins) < inside
 
 
+def test_prompt_mode_uses_the_lexicon_too(translator):
+    """The prompt model's text stage writes glosses; a word with a recording is signed from it
+    whatever the stage made of it (kept, spelled or left out)."""
+    t = translator.translate("kleine kinder hallo", "sgg", mode="prompt")
+    assert t.prompt_stage == "learned"
+    by_word = {w.word: w.source for w in t.words if w.word}
+    assert by_word["kleine"] == by_word["kinder"] == "lexicon"
+    assert by_word["hallo"] != "lexicon"
+    assert [k for _, _, k in t.pieces].count("lexicon") == 2
+
+
 def test_only_lexicon_and_letters_for_a_language_without_a_model(own_lexicon):
     t = Translator(lexicon=own_lexicon)
     r = t.translate("pizza rouge", "LSF")  # fsl: no model, a recording, letters in the package
