@@ -6,12 +6,14 @@
     >>> t.pose, t.fingerspelled                                   # doctest: +SKIP
 
 The CLI (`signllm translate`) and the HTTP server wrap exactly this. A `Translator` loads its
-models once. A model with a character-aware tokenizer (`CharVocab`, the training default) signs
-every word itself: a word it has no token for goes in as a fingerspelled gloss (``fs-REGEN``: its
-letters), which it learned from fingerspelled clips. With a word-level tokenizer (older models,
-such as the shipped default) words the model never saw are fingerspelled from real letter
-recordings where the language has an alphabet in the fingerspelling lexicon; the result says
-which words were.
+models once. Words with a recording in the user's sign lexicon (`lexicon=DIR`, spoken-to-signed's
+index.csv layout) are signed from it; the model signs the rest. A model with a character-aware
+tokenizer (`CharVocab`, the training default) signs every other word itself: a word it has no
+token for goes in as a fingerspelled gloss (``fs-REGEN``: its letters), which it learned from
+fingerspelled clips. With a word-level tokenizer (older models, such as the shipped default)
+words the model never saw are fingerspelled from real letter recordings (20 sign languages ship
+in the package). The result says per word which of these signed it. All pieces are brought into
+the one signing space and joined by eased transitions long enough that no joint jumps.
 
 A model folder is either one checkpoint (`signllm train` output: config.json + model.safetensors
 + tokenizers) or a bundle with up to three of them: `mlsf/` (one group per language), `prompt/`
@@ -38,7 +40,10 @@ from .pose import Pose, PoseMeta
 _PUNCT = ".,;:!?\"'()[]{}«»„“”‘’"
 MODES = ("auto", "mlsf", "prompt", "fingerspelling")
 DEFAULT_FPS = 25.0
-TRANSITION_FRAMES = 6
+TRANSITION_FRAMES = 6  # at least; longer where the poses to join lie far apart:
+# no joint moves faster than this (shoulder widths per second) through a join between pieces;
+# the bundled DSGS recordings move up to 10-25 sw/s frame to frame (tracking jitter included)
+JOIN_MAX_SPEED = 4.0
 # Longest run of model words decoded at once: the length head plans each run's length, so this
 # only stops a runaway; the output cap (`max_frames`) is applied to the joined whole, reported.
 RUN_MAX_FRAMES = 1000
@@ -46,7 +51,8 @@ RUN_MAX_FRAMES = 1000
 
 @dataclass(frozen=True)
 class Word:
-    """How one input word was signed: `source` "model" | "fingerspelled" | "dropped".
+    """How one input word was signed: `source` "model" | "lexicon" (a recording of the user's
+    sign lexicon) | "fingerspelled" | "dropped".
 
     `gloss` is what the model signed for it where that is not the word itself (prompt mode's
     text stage maps words to glosses); `reason` says why a word was fingerspelled or dropped.
@@ -67,12 +73,15 @@ class Word:
 class Translation:
     pose: Pose
     language: str  # ISO 639-3
-    mode: str  # "mlsf" | "prompt" | "fingerspelling" (no word signed by the model)
+    mode: str  # "mlsf" | "prompt"; "lexicon" | "fingerspelling": no word signed by a model
     words: list[Word] = field(default_factory=list)  # every input word, in order
     text: str = ""  # the text that was signed (the quoted part of a prompt)
     prompt_stage: str | None = None  # prompt mode's text stage: "learned" | "template"
     frames_needed: int = 0  # frames of the whole text; more than pose.num_frames if cut
     max_frames: int | None = None  # the cap it was cut at (None: no cap)
+    # the pieces in the pose: (first frame, end frame, "model" | "lexicon" | "fingerspelled");
+    # the frames between two pieces are the eased transition joining them
+    pieces: list[tuple[int, int, str]] = field(default_factory=list)
 
     @property
     def truncated(self) -> bool:
@@ -81,6 +90,10 @@ class Translation:
     @property
     def fingerspelled(self) -> list[str]:
         return [w.word for w in self.words if w.source == "fingerspelled"]
+
+    @property
+    def from_lexicon(self) -> list[str]:
+        return [w.word for w in self.words if w.source == "lexicon"]
 
     @property
     def dropped(self) -> list[str]:
@@ -94,11 +107,13 @@ class Translation:
             "text": self.text,
             "words": [w.to_dict() for w in self.words],
             "fingerspelled": self.fingerspelled,
+            "lexicon": self.from_lexicon,
             "dropped": self.dropped,
             "frames": self.pose.num_frames,
             "frames_needed": self.frames_needed,
             "truncated": self.truncated,
             "fps": self.pose.fps,
+            "pieces": [{"start": a, "end": b, "source": k} for a, b, k in self.pieces],
         }
 
 
@@ -119,7 +134,8 @@ class Translator:
         self,
         checkpoint: str | Path | None = None,
         *,
-        lexicon: str | Path | None = None,
+        lexicon: str | Path | list[str | Path] | None = None,
+        fingerspelling: str | Path | None = None,
         device: str = "cpu",
         max_frames: int | None = None,
         fps: float = DEFAULT_FPS,
@@ -161,8 +177,11 @@ class Translator:
             raise UsageError(
                 f"{root} holds no SignLLM checkpoint (config.json + model.safetensors)"
             )
-        self._lexicon_path = lexicon
-        self._lexicon: Any = None
+        from .data.signs import load_signs
+
+        self.lexicon = load_signs(lexicon)  # the user's recorded signs (None: none)
+        self._letters_path = fingerspelling
+        self._letters: Any = None
         self.card = self._read_card()
 
     # -- what it can do ----------------------------------------------------------------------
@@ -177,14 +196,15 @@ class Translator:
         return {}
 
     @property
-    def lexicon(self) -> Any:
-        if self._lexicon is None:
+    def letters(self) -> Any:
+        """The fingerspelling lexicon (`fingerspelling=DIR`, else the letters in the package)."""
+        if self._letters is None:
             from .data.fingerspell import default_lexicon, load_lexicon
 
-            self._lexicon = (
-                load_lexicon(self._lexicon_path) if self._lexicon_path else default_lexicon()
+            self._letters = (
+                load_lexicon(self._letters_path) if self._letters_path else default_lexicon()
             )
-        return self._lexicon
+        return self._letters
 
     def model_languages(self, mode: str) -> list[str]:
         ckpt = self.mlsf if mode == "mlsf" else self.prompt
@@ -192,7 +212,8 @@ class Translator:
 
     def languages(self) -> list[dict[str, Any]]:
         """Every registry language, with what this translator can do for it."""
-        fs = set(self.lexicon.languages)
+        fs = set(self.letters.languages)
+        signs = set(self.lexicon.languages) if self.lexicon is not None else set()
         models = set(self.model_languages("mlsf")) | set(self.model_languages("prompt"))
         return [
             {
@@ -203,6 +224,7 @@ class Translator:
                 "model": lang.code in models,
                 "modes": [m for m in ("mlsf", "prompt") if lang.code in self.model_languages(m)],
                 "fingerspelling": lang.code in fs,
+                "lexicon": lang.code in signs,
             }
             for lang in all_languages()
         ]
@@ -237,7 +259,7 @@ class Translator:
         limit = self.max_frames if max_frames is None else max_frames
         if limit is not None and limit < 1:
             raise UsageError(f"max_frames must be >= 1 (or None: no cap), got {limit}")
-        mode = self._pick_mode(code, mode)
+        asked, mode = mode, self._pick_mode(code, mode)
         stage = None
         with self._lock, torch.inference_mode():
             if mode == "mlsf":
@@ -246,24 +268,31 @@ class Translator:
                 plan, stage = self._plan_prompt(text, code)
             else:
                 plan = [("fingerspell", w) for w in _words(text)]
-            segments, words = self._realise(plan, code, mode)
+            if self.lexicon is not None and asked != "fingerspelling":
+                plan = self._plan_signs(plan, code)
+            segments, kinds, words = self._realise(plan, code, mode)
         if not segments:
             raise UsageError(
                 f"nothing to sign: none of the words of {text!r} is known to the model or "
-                f"spellable in {code}"
+                f"spellable in {code}" + self._letters_hint(code)
             )
-        if not any(w.source == "model" for w in words):
-            mode = "fingerspelling"  # say what happened, not what was asked for
-        pose = self._join(segments)
+        if not any(w.source == "model" for w in words):  # say what happened, not what was asked
+            lexicon = any(w.source == "lexicon" for w in words)
+            mode = "lexicon" if lexicon else "fingerspelling"
+        spans: list[tuple[int, int]] = []
+        pose = self._join(segments, spans)
         needed = pose.num_frames
+        pieces = [(a, b, k) for (a, b), k in zip(spans, kinds, strict=True)]
         if limit is not None and needed > limit:
             pose = pose.select_frames(slice(0, limit))
+            pieces = [(a, min(b, limit), k) for a, b, k in pieces if a < limit]
         pose.meta = PoseMeta(id="translation", language=code, text=text, source=str(self.root))
         pose.meta.extra.update({"generated": True, "mode": mode, "prompt_stage": stage,
                                 "words": [w.to_dict() for w in words],
                                 "frames_needed": needed})  # fmt: skip
         return Translation(pose=pose, language=code, mode=mode, words=words, text=text,
-                           prompt_stage=stage, frames_needed=needed, max_frames=limit)  # fmt: skip
+                           prompt_stage=stage, frames_needed=needed, max_frames=limit,
+                           pieces=pieces)  # fmt: skip
 
     def _pick_mode(self, code: str, mode: str) -> str:
         available = [m for m in ("mlsf", "prompt") if code in self.model_languages(m)]
@@ -360,21 +389,57 @@ class Translator:
             events.append((i, 0, 0, step))
         return [e[3] for e in sorted(events)], "learned"
 
+    def _plan_signs(self, plan: list[tuple[Any, ...]], code: str) -> list[tuple[Any, ...]]:
+        """Steps whose words (longest run first), else whose gloss or word, the sign lexicon has
+        a recording of become ("lexicon", entry, word, reason, gloss); the other words of a
+        multi-word entry ("guten morgen") become ("covered", text, word, reason, ""). A word
+        the prompt stage left out is signed too when the user has a recording of it."""
+        steps = [(how, token, *info, "", "", "")[:5] if info else (how, token, token, "", "")
+                 for how, token, *info in plan]  # fmt: skip
+        words = [w for _h, _t, w, _r, _g in steps]
+        out: list[tuple[Any, ...]] = []
+        i = 0
+        while i < len(steps):
+            how, token, word, _reason, gloss = steps[i]
+            hit = self.lexicon.match(words, i, code) if word else None
+            if hit is not None:
+                n, entry = hit
+                out.append(("lexicon", entry, word, "", gloss))
+                for _h, _t, w, _r, _g in steps[i + 1 : i + n]:
+                    out.append(("covered", entry.text, w, f"signed with {entry.text!r}", ""))
+                i += n
+                continue
+            entry = None
+            if how != "drop" or word:
+                for g in dict.fromkeys(x for x in (gloss, token if how == "model" else "", word)
+                                       if x and isinstance(x, str)):  # fmt: skip
+                    entry = self.lexicon.lookup(g, code, gloss=True)
+                    if entry is not None:
+                        break
+            out.append(("lexicon", entry, word, "", gloss) if entry else steps[i])
+            i += 1
+        return out
+
     def _realise(
-        self, plan: list[tuple[str, ...]], code: str, mode: str
-    ) -> tuple[list[Pose], list[Word]]:
-        """Group consecutive model words into runs; generate all runs in one batch.
+        self, plan: list[tuple[Any, ...]], code: str, mode: str
+    ) -> tuple[list[Pose], list[str], list[Word]]:
+        """Group consecutive model words into runs; generate all runs in one batch. Returns the
+        pieces to join, what made each ("model" | "lexicon" | "fingerspelled") and the words.
 
         A plan step is (how, token) or (how, token, word, reason[, gloss]): how is "model"
         (token: what the model is given, e.g. ``fs-REGEN`` for an unknown word of a
-        character-aware model), "fingerspell" (token: the letters) or "drop"; word is the
-        input word it reports (default: token).
+        character-aware model), "fingerspell" (token: the letters), "lexicon" (token: the sign
+        lexicon's entry), "covered" (a word signed by the lexicon entry before it) or "drop";
+        word is the input word it reports (default: token).
         """
+        from .data.signs import key
+
         runs: list[list[str]] = []
         order: list[tuple[str, Any]] = []
         words: list[Word] = []
+        letters = self.letters if any(step[0] == "fingerspell" for step in plan) else None
         for how, token, *info in plan:
-            word, reason, gloss = (*info, "")[:3] if info else (token, "", "")
+            word, reason, gloss = (*info, "", "")[:3] if info else (token, "", "")
             if how == "model":
                 if order and order[-1][0] == "run":
                     runs[order[-1][1]].append(token)
@@ -382,24 +447,43 @@ class Translator:
                     order.append(("run", len(runs)))
                     runs.append([token])
                 words.append(Word(word, "model", reason, gloss or (token if token != word else "")))
+            elif how == "lexicon":
+                order.append(("sign", token))
+                g = gloss or (token.gloss if key(token.gloss) != key(word) else "")
+                words.append(Word(word, "lexicon", reason, g))
+            elif how == "covered":
+                words.append(Word(word, "lexicon", reason, gloss))
             elif how == "drop":
                 words.append(Word(word, "dropped", reason, gloss))
-            elif code in self.lexicon.languages and self.lexicon.can_spell(token, code):
+            elif code in letters.languages and letters.can_spell(token, code):
                 order.append(("fs", token))
                 words.append(Word(word, "fingerspelled", reason or "not in the model", gloss))
             else:
                 why = (f"no fingerspelling alphabet for {code}"
-                       if code not in self.lexicon.languages
+                       if code not in letters.languages
                        else f"letters not in the {code} fingerspelling alphabet")  # fmt: skip
+                why += self._letters_hint(code)
                 words.append(Word(word, "dropped", f"{reason or 'not in the model'}; {why}", gloss))
         generated = self._generate(runs, code, mode) if runs else []
         segments = []
         for kind, item in order:
             if kind == "run":
                 segments.append(generated[item])
+            elif kind == "sign":
+                segments.append(self.lexicon.clip(item, fps=self.fps))
             else:
-                segments.append(self.lexicon.compose(item, code, fps=self.fps))
-        return segments, words
+                segments.append(letters.compose(item, code, fps=self.fps))
+        kinds = [{"run": "model", "sign": "lexicon", "fs": "fingerspelled"}[k] for k, _ in order]
+        return segments, kinds, words
+
+    def _letters_hint(self, code: str) -> str:
+        """One line on how to get the letters, where the missing ones are the reason."""
+        from .data.fingerspell import INSTALL_HINT
+
+        letters = self.letters
+        if code in letters.languages or not letters.is_sample:
+            return ""
+        return f" (only a sample of fingerspelling letters is installed: {INSTALL_HINT})"
 
     def _generate(self, runs: list[list[str]], code: str, mode: str) -> list[Pose]:
         ckpt = self.mlsf if mode == "mlsf" else self.prompt
@@ -421,13 +505,15 @@ class Translator:
             poses.append(Pose(data, np.ones(data.shape[:2], np.float32), fps=self.fps))
         return poses
 
-    def _join(self, segments: list[Pose]) -> Pose:
+    def _join(self, segments: list[Pose], spans: list[tuple[int, int]]) -> Pose:
         from .data.fingerspell import in_signing_space, join
 
         segments = in_signing_space(segments)  # one body: neck at 0, unit shoulder width
         if len(segments) == 1:
+            spans.append((0, segments[0].num_frames))
             return segments[0]
-        data, conf = join(segments, TRANSITION_FRAMES, 0)
+        max_step = JOIN_MAX_SPEED / self.fps
+        data, conf = join(segments, TRANSITION_FRAMES, 0, max_step=max_step, spans=spans)
         return Pose(data, conf, fps=self.fps)
 
 

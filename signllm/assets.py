@@ -26,9 +26,22 @@ def sample_lexicon_dir() -> Path:
     return ASSETS / "samples" / "fingerspelling"
 
 
+def fingerspelling_dir() -> Path:
+    """The fingerspelling letters shipped in the package: 626 letters of 20 sign languages
+    (spoken-to-signed 0.4.0, MIT), packed into the compact store (see its SOURCE.txt)."""
+    return ASSETS / "fingerspelling"
+
+
 def default_model_dir() -> Path:
     """The model shipped inside the package (see its MODEL_CARD.md)."""
     return ASSETS / "models" / "default"
 
 
-__all__ = ["ASSETS", "assets_dir", "default_model_dir", "sample_lexicon_dir", "samples_dir"]
+__all__ = [
+    "ASSETS",
+    "assets_dir",
+    "default_model_dir",
+    "fingerspelling_dir",
+    "sample_lexicon_dir",
+    "samples_dir",
+]

@@ -15,11 +15,13 @@ from signllm.data.fingerspell import (
     FingerspellingLexicon,
     UnspellableError,
     align_to,
+    bundled_lexicon_path,
     default_lexicon,
     drop_outliers,
     fold,
     join,
     load_lexicon,
+    pack_lexicon,
     package_lexicon_path,
     resample,
     trim_rest,
@@ -230,10 +232,62 @@ def test_compose_rejects_bad_arguments(sample):
 
 # --- where the lexicon comes from -------------------------------------------------------------
 def test_default_lexicon_falls_back_to_sample(monkeypatch):
+    monkeypatch.setattr(fsmod, "bundled_lexicon_path", lambda: None)
     monkeypatch.setattr(fsmod, "package_lexicon_path", lambda: None)
     with pytest.warns(UserWarning, match="spoken-to-signed==0.4.0"):
         lex = default_lexicon()
     assert lex.is_sample
+
+
+def test_translate_says_how_to_get_the_letters_when_only_the_sample_is_there(monkeypatch):
+    from signllm.api import Translator
+
+    monkeypatch.setattr(fsmod, "bundled_lexicon_path", lambda: None)
+    monkeypatch.setattr(fsmod, "package_lexicon_path", lambda: None)
+    with pytest.warns(UserWarning, match="sample"):
+        t = Translator()
+        t.letters  # noqa: B018 (loads the lexicon: the warning)
+    with pytest.raises(UsageError, match=r"nothing to sign.*reinstall signllm.*spoken-to-signed"):
+        t.translate("hola", "LSE")
+    r = t.translate("hallo hola", "DSGS")  # one word by the model, one without letters
+    assert "reinstall signllm" in r.words[1].reason and r.words[1].source == "dropped"
+
+
+def test_bundled_lexicon_is_the_full_alphabet_set():
+    """The package ships all 626 letters of spoken-to-signed (packed), so a bare install
+    fingerspells 20 sign languages without spoken-to-signed; the default lexicon is it."""
+    folder = bundled_lexicon_path()
+    assert (
+        folder is not None and (folder / "SOURCE.txt").is_file() and (folder / "LICENSE").is_file()
+    )
+    assert "MIT" in (folder / "LICENSE").read_text(encoding="utf-8")
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert size < 3_000_000  # measured 1.69 MB (149 MB as .pose files)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lex = default_lexicon()
+    assert lex.folder == folder and not lex.is_sample
+    assert len(lex.languages) == 20 and lex.num_letters == 626
+    assert lex.spell("Schule", "sgg") == ["SCH", "U", "L", "E"]
+    pose = lex.compose("hallo", "gsg", fps=25)
+    assert pose.num_frames > 20 and pose.skeleton == "prompt2sign50"
+    assert np.isfinite(pose.data).all() and pose.mask[:, 9:].any()  # hand points seen
+
+
+def test_packed_lexicon_reads_back_the_letters(sample, tmp_path):
+    """pack_lexicon: the same units and, within the store's error bound, the same clips."""
+    out = pack_lexicon(SAMPLE_LEXICON, tmp_path / "packed", "test source")
+    packed = FingerspellingLexicon(out)
+    assert (out / "SOURCE.txt").read_text(encoding="utf-8") == "test source"
+    assert packed.languages == sample.languages and packed.num_letters == sample.num_letters
+    for lang in sample.languages:
+        for unit in sample.alphabet(lang):
+            a, b = sample.letter_pose(unit, lang), packed.letter_pose(unit, lang)
+            assert a.num_frames == b.num_frames and (a.mask == b.mask).all()
+            sw = np.linalg.norm(a.data[:, 2] - a.data[:, 5], axis=-1).max()
+            assert np.abs(a.data - b.data)[a.mask].max() <= 1e-3 * sw
+    with pytest.raises(UsageError, match="not empty"):
+        pack_lexicon(SAMPLE_LEXICON, out)
 
 
 def test_default_lexicon_uses_package_when_installed():

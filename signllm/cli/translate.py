@@ -46,7 +46,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     for out in outs:  # fail on a bad extension before the model loads
         if Path(out).suffix.lower() not in OUTPUT_TYPES:
             raise UsageError(f"{out}: unknown output type; use .pose .skels .mp4 .gif .bvh .json")
-    translator = Translator(args.model, lexicon=args.lexicon, max_frames=args.max_frames)
+    translator = Translator(args.model, lexicon=args.lexicon, fingerspelling=args.fingerspelling,
+                            max_frames=args.max_frames)  # fmt: skip
     t = translator.translate(" ".join(args.text), args.lang, mode=args.mode)
     stage = f", {t.prompt_stage} prompt stage" if t.prompt_stage else ""
     frames = f"{t.pose.num_frames} of {t.frames_needed}" if t.truncated else t.pose.num_frames
@@ -79,10 +80,21 @@ def register_translate(sub: Any) -> None:
     p.add_argument("-o", "--output", action="append",
                    help="OUT.pose / .skels / .mp4 / .gif / .bvh / .json (repeatable)")  # fmt: skip
     p.add_argument("--model", help="model folder (default: the model shipped in the package)")
-    p.add_argument("--lexicon", help="fingerspelling lexicon folder (default: spoken-to-signed's)")
+    add_lexicon_arguments(p)
     p.add_argument("--max-frames", type=int, default=None,
                    help="cut the output at this many frames, and say so (default: no cap)")  # fmt: skip
     p.set_defaults(func=cmd_translate)
+
+
+def add_lexicon_arguments(p: argparse.ArgumentParser) -> None:
+    """--lexicon (recorded signs) and --fingerspelling (letters), for translate and serve."""
+    p.add_argument("--lexicon", action="append", metavar="DIR",
+                   help="your recorded signs: a folder of .pose files + index.csv "
+                   "(spoken-to-signed layout, any sign languages); words and glosses found there "
+                   "are signed from the recordings (repeatable)")  # fmt: skip
+    p.add_argument("--fingerspelling", metavar="DIR",
+                   help="fingerspelling letters folder (index.csv layout; default: the 626 "
+                   "letters of 20 sign languages shipped in the package)")  # fmt: skip
 
 
 # --- signllm serve ----------------------------------------------------------------------------
@@ -92,6 +104,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--checkpoint", help="checkpoint folder (default: the translator's own)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, mps")
+    add_lexicon_arguments(parser)
     parser.add_argument("--max-text-chars", type=int, default=500, help="longest text accepted")
     parser.add_argument("--max-frames", type=int, default=1000,
                         help="most frames per output (a longer one is cut; the answer says so)")  # fmt: skip
@@ -124,6 +137,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise UsageError(f"--{opt.replace('_', '-')} must be positive")
     app = create_app(
         checkpoint=args.checkpoint,
+        lexicon=args.lexicon,
+        fingerspelling=args.fingerspelling,
         device=args.device,
         max_text_chars=args.max_text_chars,
         max_frames=args.max_frames,
@@ -170,6 +185,7 @@ def register_languages(sub: Any) -> None:
 
 
 __all__ = [
+    "add_lexicon_arguments",
     "add_serve_arguments",
     "cmd_languages",
     "cmd_serve",

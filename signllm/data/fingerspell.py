@@ -32,12 +32,14 @@ A word is composed in these steps:
 Frames of a composed word = sum(letter frames after trimming and resampling, in
 `meta.extra["letter_frames"]`) + letters * hold_frames + (letters - 1) * transition_frames.
 
-    lex = default_lexicon()          # spoken-to-signed's full lexicon, else the bundled A-C sample
+    lex = default_lexicon()          # the 626 letters shipped in the package (20 sign languages)
     lex.spell("Schule", "sgg")       # ['SCH', 'U', 'L', 'E']
     pose = lex.compose("water", "ase", fps=25)
 
-The full lexicon: ``pip install --no-deps spoken-to-signed==0.4.0`` (MIT; only its assets are
-used, the package is never imported).
+The letters ship inside the package (`signllm/assets/fingerspelling/`: spoken-to-signed 0.4.0's
+lexicon, MIT, packed by `pack_lexicon` into the compact store: 600 clips, 1.7 MB instead of
+149 MB of `.pose` files), so a bare `pip install signllm` fingerspells all 20 languages. A
+lexicon folder whose index points into a `store/` beside it reads its clips from there.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..assets import sample_lexicon_dir
+from ..assets import fingerspelling_dir, sample_lexicon_dir
 from ..errors import DataError, UsageError
 from ..pose import Pose, PoseMeta
 from ..skeleton import LEFT_SHOULDER, LEFT_WRIST, RIGHT_SHOULDER, RIGHT_WRIST
@@ -63,7 +65,11 @@ from .formats.poseformat import read_pose_file
 INDEX = "index.csv"
 PACKAGE = "spoken_to_signed"
 PACKAGE_LEXICON = Path("assets") / "fingerspelling_lexicon"
-INSTALL_HINT = "pip install --no-deps spoken-to-signed==0.4.0"
+STORE = "store"  # a packed lexicon's clips: a signllm store whose clip ids are the index's paths
+INSTALL_HINT = (
+    "reinstall signllm (its package ships the letters in signllm/assets/fingerspelling/), "
+    "or pip install --no-deps spoken-to-signed==0.4.0"
+)
 SAMPLE_LEXICON = sample_lexicon_dir()
 DEFAULT_TRANSITION_FRAMES = 4  # 160 ms at 25 fps: a brisk change of handshape
 DEFAULT_HOLD_FRAMES = 0  # trimmed letters already hold their handshape
@@ -155,6 +161,10 @@ class FingerspellingLexicon:
         self._order: dict[str, list[str]] = {}  # language -> units in index order
         self._spoken: dict[str, str] = {}
         self._cache: dict[tuple[Path, float, float], Pose] = {}
+        # a packed lexicon (pack_lexicon): clip id -> clip, read one language at a time
+        self._packed: dict[str, Pose] | None = None
+        if (self.folder / STORE / "store.json").is_file():
+            self._packed = {}
         with index.open(encoding="utf-8", newline="") as f:
             reader = csv.DictReader(f)
             missing = [
@@ -328,11 +338,7 @@ class FingerspellingLexicon:
         key = (e.path, e.start_ms, e.end_ms)
         pose = self._cache.get(key)
         if pose is None:
-            if not e.path.is_file():
-                raise DataError(
-                    f"letter file {e.path} does not exist", self.folder / INDEX, e.row, "path"
-                )
-            pose = read_pose_file(e.path)
+            pose = self._read_clip(e, self.language(language))
             if e.start_ms or e.end_ms:
                 # spoken-to-signed's index keeps the end times of the untrimmed videos: clamp.
                 a = min(round(e.start_ms / 1000 * pose.fps), pose.num_frames - 1)
@@ -342,6 +348,31 @@ class FingerspellingLexicon:
                 raise DataError("letter clip has no frames", e.path)
             self._cache[key] = pose
         return pose
+
+    def _read_clip(self, e: LetterEntry, language: str) -> Pose:
+        if self._packed is not None:
+            from .store import Store
+
+            clip_id = e.path.relative_to(self.folder).as_posix()
+            if clip_id not in self._packed:
+                with Store(self.folder / STORE) as store:  # closed at once: no open files kept
+                    for cid in store.ids(language=language) or [clip_id]:
+                        if cid in store:
+                            self._packed[cid] = store[cid]
+            pose = self._packed.pop(clip_id, None)  # letter_pose's cache keeps it from here
+            if pose is None:
+                raise DataError(
+                    f"clip {clip_id!r} is not in {self.folder / STORE}",
+                    self.folder / INDEX,
+                    e.row,
+                    "path",
+                )
+            return pose
+        if not e.path.is_file():
+            raise DataError(
+                f"letter file {e.path} does not exist", self.folder / INDEX, e.row, "path"
+            )
+        return read_pose_file(e.path)
 
     def broken_letters(self, language: str, max_dropped: float = MAX_BROKEN_FRACTION) -> list[str]:
         """Units whose recording is largely pose-estimation failure: more than `max_dropped` of
@@ -651,24 +682,56 @@ def smoothstep(n: int) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
+def transition_length(a: np.ndarray, b: np.ndarray, both: np.ndarray, frames: int,
+                      max_step: float | None) -> int:  # fmt: skip
+    """Frames of an eased transition from `a` to `b` (joints `both`): at least `frames`, more
+    until no joint moves farther than `max_step` between two frames (None: `frames`)."""
+    if max_step is None or not both.any():
+        return frames
+    d = float(np.linalg.norm(a[both] - b[both], axis=-1).max())
+    k = frames
+    while k < 1000:
+        s = np.concatenate([[0.0], smoothstep(k), [1.0]])
+        if d * float(np.diff(s).max()) <= max_step:
+            break
+        k += 1
+    return k
+
+
 def join(
-    clips: Iterable[Pose], transition_frames: int, hold_frames: int
+    clips: Iterable[Pose],
+    transition_frames: int,
+    hold_frames: int,
+    max_step: float | None = None,
+    spans: list[tuple[int, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate clips with holds and eased transitions; returns (data, confidence)."""
+    """Concatenate clips with holds and eased transitions; returns (data, confidence).
+
+    `max_step` (data units per frame): a transition between far-apart poses is lengthened until
+    no joint moves farther than this between frames, so a join is never a jump. `spans`, if
+    given, receives each clip's (first frame, end frame) in the result.
+    """
     clips = list(clips)
-    s = smoothstep(transition_frames)[:, None, None]  # (k, 1, 1)
     parts_d: list[np.ndarray] = []
     parts_c: list[np.ndarray] = []
+    at = 0
     for i, clip in enumerate(clips):
+        if spans is not None:
+            at = sum(len(p) for p in parts_d)
+            spans.append((at, at + clip.num_frames))
         parts_d.append(clip.data)
         parts_c.append(clip.confidence)
         if hold_frames:
             parts_d.append(np.repeat(clip.data[-1:], hold_frames, axis=0))
             parts_c.append(np.repeat(clip.confidence[-1:], hold_frames, axis=0))
-        if i + 1 < len(clips) and transition_frames:
+        if i + 1 < len(clips) and (transition_frames or max_step is not None):
             a, ca = _edge(clip, last=True)
             b, cb = _edge(clips[i + 1], last=False)
             both = (ca > 0) & (cb > 0)  # (j,)
+            k = transition_length(a, b, both, transition_frames, max_step)
+            if not k:
+                continue
+            s = smoothstep(k)[:, None, None]  # (k, 1, 1)
             data = a[None] * (1 - s) + b[None] * s  # (k, j, 3)
             conf = ca[None] * (1 - s[..., 0]) + cb[None] * s[..., 0]  # (k, j)
             parts_d.append(np.where(both[None, :, None], data, 0.0))
@@ -693,21 +756,84 @@ def package_lexicon_path() -> Path | None:
     return None
 
 
+def bundled_lexicon_path() -> Path | None:
+    """The letters shipped in the package (`signllm/assets/fingerspelling/`), if present."""
+    folder = fingerspelling_dir()
+    return folder if (folder / INDEX).is_file() and (folder / STORE).is_dir() else None
+
+
 def default_lexicon() -> FingerspellingLexicon:
-    """The full 20-language lexicon of spoken-to-signed if installed, else the bundled sample.
+    """The 20-language lexicon shipped in the package; else spoken-to-signed's, if installed;
+    else the bundled A-C sample.
 
     The sample (A, B, C of ASL and DGS) only proves the code runs; a warning says how to get the
     full lexicon.
     """
-    folder = package_lexicon_path()
-    if folder is not None:
-        return FingerspellingLexicon(folder)
+    for folder in (bundled_lexicon_path(), package_lexicon_path()):
+        if folder is not None:
+            return FingerspellingLexicon(folder)
     warnings.warn(
-        "spoken-to-signed is not installed: using the bundled fingerspelling sample (letters A, B, "
-        f"C of ase and gsg only). For 626 letters of 20 sign languages: {INSTALL_HINT}",
+        "no fingerspelling letters found: using the bundled sample (letters A, B, C of ase and "
+        f"gsg only). For 626 letters of 20 sign languages: {INSTALL_HINT}",
         stacklevel=2,
     )
     return FingerspellingLexicon(SAMPLE_LEXICON)
+
+
+def pack_lexicon(source: str | Path, out: str | Path, source_note: str = "") -> Path:
+    """Pack a letter lexicon folder (index.csv + `.pose` files) into `out`: index.csv + store/.
+
+    Why: spoken-to-signed's 600 letter clips are 149 MB of `.pose` files (586 MediaPipe points,
+    raw frames); on our skeleton, cut to the index's start/end and in the compact store
+    (data/store.py, <= 9e-4 shoulder widths of error) they are 1.7 MB, small enough to ship in
+    the package. The new index keeps every row (units, languages, priorities); its paths name
+    clips in the store and its start/end are 0 (the clips are cut already). `source_note` is
+    written to SOURCE.txt beside them.
+    """
+    from .store import StoreWriter
+
+    src = FingerspellingLexicon(source)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out} is not empty: pack into a new folder")
+    index = src.folder / INDEX
+    with index.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    out.mkdir(parents=True, exist_ok=True)
+    clips: dict[tuple[str, float, float], str] = {}  # (path, start, end) -> clip id
+    with StoreWriter(out / STORE) as w:
+        for row_no, row in enumerate(rows, start=2):
+            rel = row["path"].strip()
+            start = _ms(row.get("start"), index, row_no, "start")
+            end = _ms(row.get("end"), index, row_no, "end")
+            key = (rel, start, end)
+            if key not in clips:
+                clip_id = rel if rel not in clips.values() else f"{rel}#{start:g}-{end:g}"
+                entry = LetterEntry(row["words"], src.folder / rel, start, end, "", row_no)
+                pose = src._read_clip(entry, src.language(row["signed_language"].strip()))
+                if start or end:  # as letter_pose cuts it
+                    a = min(round(start / 1000 * pose.fps), pose.num_frames - 1)
+                    b = round(end / 1000 * pose.fps) if end else pose.num_frames
+                    pose = pose.select_frames(slice(a, max(a + 1, min(b, pose.num_frames))))
+                pose.meta.id = clip_id
+                pose.meta.language = row["signed_language"].strip()
+                pose.meta.source = rel
+                w.add(pose)
+                clips[key] = clip_id
+            row["path"] = clips[key]
+            if "start" in row:
+                row["start"] = "0"
+            if "end" in row:
+                row["end"] = "0"
+    with (out / INDEX).open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    if source_note:
+        (out / "SOURCE.txt").write_text(source_note, encoding="utf-8")
+    return out
 
 
 def load_lexicon(path: str | Path | None = None) -> FingerspellingLexicon:
@@ -729,14 +855,17 @@ __all__ = [
     "LetterEntry",
     "UnspellableError",
     "align_to",
+    "bundled_lexicon_path",
     "default_lexicon",
     "drop_outliers",
     "fold",
     "join",
     "load_lexicon",
+    "pack_lexicon",
     "package_lexicon_path",
     "resample",
     "retime",
     "smoothstep",
+    "transition_length",
     "trim_rest",
 ]

@@ -5,8 +5,8 @@
     # uvicorn: `signllm serve --checkpoint runs/mlsf` (127.0.0.1:8000), then open http://127.0.0.1:8000/
 
 Endpoints: `POST /api/translate` (format json | pose | mp4 | gif | bvh), `GET /api/languages`,
-`GET /api/skeleton`, `GET /health`, `GET /` (the web page with a canvas player), `/docs` and
-`/openapi.json` (FastAPI's defaults; the /docs page loads Swagger UI from a CDN in your browser).
+`GET /api/skeleton`, `GET /health`, `GET /` (the web page with a canvas player), `/docs`,
+`/redoc` and `/openapi.json` (the docs pages load nothing from other hosts: see apidocs.py).
 
 Limits (constructor arguments): text length (413), frames per output (cap), request body size
 (413), requests in flight (a semaphore; a request waits up to `queue_timeout` seconds for a slot,
@@ -49,6 +49,7 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..errors import DataError, SignLLMError
 from ..skeleton import SKELETONS, get_skeleton
+from .apidocs import add_docs
 
 if TYPE_CHECKING:
     from ..api import Translation, Translator
@@ -90,8 +91,9 @@ class TranslateRequest(BaseModel):
     )
     mode: Mode = Field(
         "auto",
-        description="auto: the model that has the language, else fingerspelling; "
-        "mlsf | prompt: that model; fingerspelling: spell every word",
+        description="auto: words with a recording in the server's sign lexicon (--lexicon) "
+        "from it, the rest by the model that has the language, else fingerspelled; "
+        "mlsf | prompt: that model (and the lexicon); fingerspelling: spell every word",
     )
     format: Format = Field("json", description="json for the player; pose/mp4/gif/bvh files")
     max_frames: int | None = Field(
@@ -227,8 +229,8 @@ def translation_json(
     tr: Translation, text: str, truncated: bool = False, frames_needed: int | None = None
 ) -> dict[str, Any]:
     """The JSON answer: frames (t, j, 3) rounded to `decimals`, confidence (t, j) to 2 decimals
-    (0 = missing joint), every input word with what signed it (model / fingerspelled / dropped,
-    with the gloss and the reason), whether the output was cut at the frame cap and how many
+    (0 = missing joint), every input word with what signed it (model / lexicon / fingerspelled /
+    dropped, with the gloss and the reason), the frames each piece spans, whether the output was cut at the frame cap and how many
     frames the whole text needs, and what the player needs.
 
     `fit` maps pose x, y to a FIT_SIZE x FIT_SIZE canvas (pixel = xy * scale + offset, y down)
@@ -267,7 +269,9 @@ def translation_json(
         "confidence": np.round(pose.confidence.astype(np.float64), 2).tolist(),
         "words": [w.to_dict() for w in tr.words],
         "fingerspelled": [w.word for w in tr.words if w.source == "fingerspelled"],
+        "lexicon": [w.word for w in tr.words if w.source == "lexicon"],
         "dropped": [w.word for w in tr.words if w.source == "dropped"],
+        "pieces": [{"start": a, "end": b, "source": k} for a, b, k in getattr(tr, "pieces", [])],
         "fit": fit_d,
     }
 
@@ -294,10 +298,23 @@ def encode_pose(pose: Pose, fmt: str, caption: str | None = None) -> bytes:
         return Path(path).read_bytes()
 
 
+def _letters_warning(translator: Translator) -> str:
+    """One line when only the sample of fingerspelling letters is there, saying how to get them."""
+    from ..data.fingerspell import INSTALL_HINT
+
+    letters = getattr(translator, "letters", None)  # any object with `translate` may serve
+    if letters is None or not letters.is_sample:
+        return ""
+    have = ", ".join(letters.languages)
+    return f"fingerspelling: only the sample letters ({have}) are installed; {INSTALL_HINT}"
+
+
 def create_app(
     translator: Translator | None = None,
     *,
     checkpoint: str | None = None,
+    lexicon: str | Path | list[str | Path] | None = None,
+    fingerspelling: str | Path | None = None,
     device: str = "cpu",
     max_text_chars: int = 500,
     max_frames: int = 1000,
@@ -306,7 +323,8 @@ def create_app(
     max_body_bytes: int = 64 * 1024,
     cache_size: int = 32,
 ) -> FastAPI:
-    """The FastAPI app. Pass a loaded `translator`, or a `checkpoint` to load at startup."""
+    """The FastAPI app. Pass a loaded `translator`, or a `checkpoint` (and a sign `lexicon`,
+    `fingerspelling` letters: see `Translator`) to load at startup."""
     if max_text_chars < 1 or max_frames < 1 or max_concurrent < 1 or max_body_bytes < 1:
         raise ValueError("limits must be positive")
     state: dict[str, Any] = {"translator": translator, "languages": None, "gate": None}
@@ -327,8 +345,17 @@ def create_app(
 
             log.info("loading model from %s", checkpoint or "the default checkpoint")
             state["translator"] = await run_in_threadpool(
-                lambda: Translator(checkpoint=checkpoint, device=device, max_frames=max_frames)
+                lambda: Translator(
+                    checkpoint=checkpoint,
+                    lexicon=lexicon,
+                    fingerspelling=fingerspelling,
+                    device=device,
+                    max_frames=max_frames,
+                )
             )
+        hint = await run_in_threadpool(_letters_warning, state["translator"])
+        if hint:
+            log.warning(hint)
         state["languages"] = await run_in_threadpool(state["translator"].languages)
         state["gate"] = asyncio.Semaphore(max_concurrent)  # bound to this event loop
         yield
@@ -339,8 +366,11 @@ def create_app(
         description="Sign language production: text (or a prompt) and a sign language in, "
         "a signing 3D skeleton out (JSON for the web player, .pose, mp4, gif, BVH).",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI/Redoc from a CDN: see apidocs
+        redoc_url=None,
     )
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    add_docs(app)
 
     def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
@@ -393,8 +423,9 @@ def create_app(
 
     @app.get("/api/languages", tags=["translate"])
     async def languages() -> dict[str, Any]:
-        """Every known sign language: {code, name, aliases, model, modes, fingerspelling}; `model`
-        and `fingerspelling` say what this server can produce for it."""
+        """Every known sign language: {code, name, aliases, model, modes, fingerspelling,
+        lexicon}; `model`, `fingerspelling` and `lexicon` (recorded signs) say what this server
+        can produce for it."""
         ready()
         return {"languages": state["languages"]}
 
