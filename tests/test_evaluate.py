@@ -1,5 +1,6 @@
 """Evaluation: BT checkpoints (ground truth only, round trip), the mean-pose floor, the runner end to
-end on a tiny store of real PHOENIX clips, the Markdown report and the two CLI commands."""
+end on a tiny store of real PHOENIX clips (with a BT model, with none, with a fingerspelling reader),
+the Markdown report and the CLI commands (train-bt, train-reader, evaluate)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from signllm.cli.eval import add_evaluate_arguments
-from signllm.cli.train import add_train_bt_arguments
+from signllm.cli.train import add_train_bt_arguments, add_train_reader_arguments
 from signllm.data.formats.skels import read_skels
 from signllm.data.store import Store, StoreWriter
 from signllm.errors import DataError
@@ -22,8 +23,16 @@ from signllm.eval.bt_checkpoint import (
     save_bt_checkpoint,
     train_bt_main,
 )
-from signllm.eval.report import SYSTEMS, comparison_table, markdown_report, results_table
+from signllm.eval.recognizer import char_accuracy, load_reader, reference_letters
+from signllm.eval.report import (
+    SYSTEMS,
+    comparison_table,
+    markdown_report,
+    per_language_table,
+    results_table,
+)
 from signllm.eval.runner import (
+    BODY_KEYS,
     POSE_KEYS,
     TEXT_KEYS,
     evaluate,
@@ -82,6 +91,63 @@ def bt_dir(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def result(model_dir: Path, bt_dir: Path, store_dir: Path) -> dict:
     return evaluate(model_dir, bt_dir, store_dir, split="test", progress=False, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def result_no_bt(model_dir: Path, store_dir: Path) -> dict:
+    return evaluate(model_dir, None, store_dir, split="test", progress=False, batch_size=4)
+
+
+WORDS = {"train": ["regen", "wind", "sonne", "nebel"], "dev": ["schnee"], "test": []}
+
+
+@pytest.fixture(scope="module")
+def fs_store(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real PHOENIX clips, some relabelled as fingerspelled words (train + dev) for a reader."""
+    out = tmp_path_factory.mktemp("fs") / "store"
+    with StoreWriter(out) as w:
+        for split, words in WORDS.items():
+            poses = list(read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"))
+            for p, word in zip(poses, words + [""] * len(poses), strict=False):
+                if word:
+                    meta = dataclasses.replace(
+                        p.meta,
+                        id=p.meta.id + "-fs",
+                        text=word,
+                        gloss=f"fs-{word.upper()}",
+                        extra={"fingerspelled": "true"},
+                    )
+                    p = dataclasses.replace(p.select_frames(slice(0, 40)), meta=meta)
+                w.add(p, split=split)
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    add_train_bt_arguments(sub.add_parser("train-bt"))
+    add_train_reader_arguments(sub.add_parser("train-reader"))
+    add_evaluate_arguments(sub.add_parser("evaluate"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def reader_dir(fs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny reader trained by the CLI command (a few steps: it reads badly, but really)."""
+    out = tmp_path_factory.mktemp("reader") / "reader"
+    args = _parser().parse_args(
+        ["train-reader", "--data", str(fs_store), "--out", str(out), "--steps", "3",
+         "--batch-size", "4", "--threads", "1", "--no-progress"]
+    )  # fmt: skip
+    assert args.func(args) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def result_reader(model_dir: Path, bt_dir: Path, store_dir: Path, reader_dir: Path) -> dict:
+    return evaluate(
+        model_dir, bt_dir, store_dir, progress=False, batch_size=4, reader_ckpt=reader_dir
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -183,8 +249,9 @@ def test_evaluate_end_to_end_has_every_metric(result: dict) -> None:
     for name, g in result["groups"].items():
         for system in SYSTEMS:
             m = g[system]
-            assert set(TEXT_KEYS) | set(POSE_KEYS) | {"char_acc"} <= set(m), (name, system)
+            assert set(TEXT_KEYS) | set(POSE_KEYS) | set(BODY_KEYS) | {"char_acc"} <= set(m)
             assert all(m[k] is not None for k in TEXT_KEYS)
+            assert all(np.isfinite(m[k]) for k in BODY_KEYS), (name, system, m)
             if system == "ground_truth":
                 assert all(m[k] is None for k in POSE_KEYS)
             else:
@@ -193,6 +260,10 @@ def test_evaluate_end_to_end_has_every_metric(result: dict) -> None:
     assert fl["hand_distance_ratio"] == 0.0 and fl["duration_ratio"] == pytest.approx(1.0)
     assert result["groups"]["fingerspelled"]["generated"]["char_acc"] is not None
     assert result["groups"]["recorded"]["generated"]["char_acc"] is None
+    # without a reader the BT reads the fingerspelling, and says so
+    assert result["settings"]["char_acc_by"] == "bt" and result["reader"] is None
+    fs = result["groups"]["fingerspelled"]
+    assert all(fs[s]["char_acc"] == fs[s]["bt_char_acc"] for s in SYSTEMS)
     assert "BLEU" not in result["signatures"]["bleu"] and "tok:13a" in result["signatures"]["bleu"]
     assert result["bt"]["training"]["trained_on"].startswith("ground-truth")
     assert {"generate", "bt_ground_truth", "bt_generated", "bt_floor", "total"} <= set(
@@ -219,6 +290,7 @@ def test_ceiling_reads_ground_truth_and_generation_is_honest(
 def test_evaluate_max_clips_and_languages(model_dir: Path, bt_dir: Path, store_dir: Path) -> None:
     r = evaluate(model_dir, bt_dir, store_dir, max_clips=2, languages=["gsg"], progress=False)
     assert r["clips"] == 2 and "per_clip" in r
+    assert "bone_cv" not in r["per_clip"][0]  # per-bone arrays are summarised, not kept per clip
     from signllm.errors import UsageError
 
     with pytest.raises(UsageError, match="ase"):
@@ -237,7 +309,9 @@ def test_markdown_table_renders(result: dict) -> None:
     assert all(line.count("|") == lines[0].count("|") for line in lines)
     assert "gsg (German Sign Language)" in table and "mean-pose floor" in table
     page = markdown_report(result)
-    assert "ground truth (BT ceiling)" in page and "Time:" in page
+    assert "ground truth (ceiling)" in page and "Time:" in page
+    assert "| bone CV | limb mismatch | shoulder dev | char acc |" in page
+    assert "read by the back-translation model" in page
     cmp = comparison_table({"A": result, "B": result}).splitlines()
     assert len(cmp) == 2 + 4 and cmp[3].startswith("| A |")
 
@@ -245,10 +319,7 @@ def test_markdown_table_renders(result: dict) -> None:
 def test_cli_train_bt_and_evaluate(
     store_dir: Path, model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers()
-    add_train_bt_arguments(sub.add_parser("train-bt"))
-    add_evaluate_arguments(sub.add_parser("evaluate"))
+    parser = _parser()
     bt = tmp_path / "bt"
     args = parser.parse_args(
         [
@@ -314,3 +385,105 @@ def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> No
     assert "mean-pose floor" in page and "python -m experiments.results" in page
     assert any("RL loss + PLC gives MLSF" in f for f in findings(doc))
     assert slug("MLSF + RL loss + PLC") == "mlsf_rl_loss_plc"
+
+
+# ----------------------------------------------------------------------------------------------
+# Without a BT model; with a fingerspelling reader
+
+
+def _body(pose) -> dict:
+    from signllm.metrics.pose import bone_variation
+
+    return bone_variation(pose)
+
+
+def test_evaluate_without_bt_scores_poses_and_bodies(result_no_bt: dict, store_dir: Path) -> None:
+    r = result_no_bt
+    assert r["bt"] is None and r["reader"] is None and r["signatures"] is None
+    assert r["settings"]["char_acc_by"] is None and r["clips"] == 6
+    for name, g in r["groups"].items():
+        for system in SYSTEMS:
+            m = g[system]
+            assert all(m[k] is None for k in TEXT_KEYS), (name, system)
+            assert m["char_acc"] is None and m["bt_char_acc"] is None
+            assert all(isinstance(m[k], float) and np.isfinite(m[k]) for k in BODY_KEYS), m
+            if system != "ground_truth":
+                assert all(isinstance(m[k], float) for k in POSE_KEYS), (name, system, m)
+        assert set(g["bone_cv_per_bone"]) == set(SYSTEMS)
+    # the ground-truth body figures are the clips' own, summarised as documented
+    store = Store(store_dir)
+    truth = [store[c["id"]] for c in r["per_clip"]]
+    bvs = [_body(p) for p in truth]
+    per_bone = np.nanmean(np.stack([b["bone_cv"] for b in bvs]), axis=0)
+    gt = r["groups"]["all"]["ground_truth"]
+    assert gt["bone_cv"] == pytest.approx(float(np.nanmedian(per_bone)))
+    assert gt["limb_mismatch"] == pytest.approx(np.mean([b["limb_mismatch"] for b in bvs]))
+    assert gt["shoulder_dev"] == pytest.approx(np.mean([b["shoulder_dev"] for b in bvs]))
+    bone = bvs[0]["bones"][int(np.nanargmax(per_bone))]
+    assert r["groups"]["all"]["bone_cv_per_bone"]["ground_truth"][bone] == pytest.approx(
+        float(np.nanmax(per_bone))
+    )
+    assert 0 < gt["shoulder_dev"] and 0 < gt["bone_cv"] < 1
+    # a still mean pose keeps every bone exactly: CV and shoulder deviation 0
+    fl = r["groups"]["all"]["floor"]
+    assert fl["bone_cv"] == pytest.approx(0.0, abs=1e-6)
+    assert fl["shoulder_dev"] == pytest.approx(0.0, abs=1e-6)
+    # same pose metrics as the run with a BT model
+    assert r["groups"]["all"]["generated"]["dtw_mje"] is not None
+    assert all(c["hyp"] is None for c in r["per_clip"])
+    page = markdown_report(r)
+    assert "BLEU" not in page and "BT model: none" in page and "bone CV" in page
+    assert "read by nothing" in page
+    json.dumps(r, allow_nan=False)
+
+
+def test_evaluate_with_reader_reads_fingerspelling(
+    result_reader: dict, reader_dir: Path, store_dir: Path
+) -> None:
+    r = result_reader
+    assert r["settings"]["char_acc_by"] == "reader"
+    assert r["reader"]["path"] == str(reader_dir) and r["reader"]["languages"] == ["gsg"]
+    assert r["reader"]["training"]["steps"] == 3 and "history" not in r["reader"]["training"]
+    assert r["bt"] is not None  # the BT still runs, its character accuracy kept beside
+    reader = load_reader(reader_dir)
+    store = Store(store_dir)
+    rows = [c for c in r["per_clip"] if c["fingerspelled"]]
+    assert len(rows) == 1
+    true = store[rows[0]["id"]]
+    letters = reference_letters(true)
+    assert rows[0]["letters"] == letters == "wetter"
+    got = reader.read([true])[0]
+    assert rows[0]["read"]["ground_truth"] == got
+    assert rows[0]["char_acc"]["ground_truth"] == pytest.approx(char_accuracy(letters, got))
+    for name in ("fingerspelled", "gsg", "all"):
+        g = r["groups"][name]
+        assert g["fingerspelled_read"] == 1
+        for system in SYSTEMS:
+            assert g[system]["char_acc"] == pytest.approx(rows[0]["char_acc"][system])
+            assert g[system]["bt_char_acc"] == pytest.approx(rows[0]["bt_char_acc"][system])
+    assert r["groups"]["recorded"]["ground_truth"]["char_acc"] is None
+    page = markdown_report(r)
+    assert "read by the fingerspelling reader" in page and "| BT char acc |" in page
+    table = per_language_table({"MLSF": r, "again": r}).splitlines()
+    assert (
+        table[0] == "| language | clips | ground truth (ceiling) | MLSF | again | mean-pose floor |"
+    )
+    assert table[2].startswith("| gsg (German Sign Language) | 1 |")
+    assert table[-1].startswith("| mean (1 languages) | - |") and len(table) == 4
+
+
+def test_cli_evaluate_without_bt_with_reader(
+    store_dir: Path, model_dir: Path, reader_dir: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "r.json"
+    args = _parser().parse_args(
+        ["evaluate", "--model", str(model_dir), "--data", str(store_dir), "--reader",
+         str(reader_dir), "--out", str(out), "--no-progress"]
+    )  # fmt: skip
+    assert args.bt is None
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "| bone CV |" in printed and "BLEU" not in printed
+    r = json.loads(out.read_text())
+    assert r["bt"] is None and r["settings"]["char_acc_by"] == "reader"
+    assert r["groups"]["fingerspelled"]["generated"]["char_acc"] is not None

@@ -1,7 +1,7 @@
 """The `signllm` command: every command's arguments and dispatch, over the Python API.
 
 One module per command group: `data` (info, convert, render, demo, data build/extract/demo),
-`train` (train, train-prompt, train-bt), `eval` (evaluate), `translate` (translate, serve,
+`train` (train, train-prompt, train-bt, train-reader), `eval` (evaluate), `translate` (translate, serve,
 languages). The library below takes Python arguments and returns values; nothing under it parses.
 
 Errors a user can fix (bad files, unknown options) print one line naming the file and line or
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.register_train_prompt(sub)
     translate.register_serve(sub)
     train.register_train_bt(sub)
+    train.register_train_reader(sub)
     register_evaluate(sub)
     data.register_render(sub)
     translate.register_languages(sub)

@@ -1,7 +1,8 @@
-"""`signllm evaluate`: back-translation and pose metrics of a trained model on a held-out split.
+"""`signllm evaluate`: pose, body and (optionally) reading metrics of a model on a held-out split.
 
-    signllm evaluate --model runs/tiny/best --bt runs/bt --data data/demo --split test \\
-        --out results.json --markdown results.md
+    signllm evaluate --model runs/tiny/best --data data/demo      # no BT, no reader: pose + body
+    signllm evaluate --model runs/tiny/best --bt runs/bt --reader runs/reader --data data/demo \\
+        --split test --out results.json --markdown results.md
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from typing import Any
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """`signllm evaluate` options; sets `func` to `cmd_evaluate`."""
     parser.add_argument("--model", required=True, help="checkpoint directory of `signllm train`")
-    parser.add_argument("--bt", required=True, help="BT checkpoint of `signllm train-bt`")
+    parser.add_argument("--bt", help="BT checkpoint of `signllm train-bt` (text metrics; optional)")
+    parser.add_argument(
+        "--reader",
+        help="fingerspelling reader of `signllm train-reader` (character accuracy; optional)",
+    )
     parser.add_argument("--data", required=True, help="pose store directory")
     parser.add_argument("--split", default="test")
     parser.add_argument(
@@ -59,6 +64,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         device=args.device,
         per_clip=args.per_clip,
+        reader_ckpt=args.reader,
     )
     md = markdown_report(result)
     if args.out:
@@ -70,7 +76,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def register_evaluate(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="back-translation and pose metrics on a held-out split")
+    p = sub.add_parser("evaluate", help="pose, body and reading metrics on a held-out split")
     add_evaluate_arguments(p)
 
 

@@ -1,4 +1,4 @@
-"""`signllm train`, `signllm train-prompt` and `signllm train-bt`.
+"""`signllm train`, `signllm train-prompt`, `signllm train-bt` and `signllm train-reader`.
 
 `train` has one flag per `TrainConfig` field (generated from the dataclass, so a new field is a
 new flag), plus `--config FILE` and `--set key=value`. torchrun starts the same command:
@@ -201,14 +201,59 @@ def register_train_bt(sub: Any) -> None:
     add_train_bt_arguments(p)
 
 
+# --- signllm train-reader ---------------------------------------------------------------------
+def add_train_reader_arguments(parser: argparse.ArgumentParser) -> None:
+    """`signllm train-reader` options; sets `func` to `cmd_train_reader`."""
+    parser.add_argument("--data", required=True, help="pose store with fingerspelled clips")
+    parser.add_argument("--out", required=True, help="reader checkpoint directory to write")
+    parser.add_argument("--steps", type=int, default=2000, help="optimizer steps (default: 2000)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--languages", help="comma-separated codes (default: every language)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (default: 1, a shared machine)"
+    )
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.set_defaults(func=cmd_train_reader)
+
+
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    """Train on the train split's fingerspelled ground truth, keep the best on dev; print the
+    training record as JSON (without its per-evaluation history)."""
+    from ..eval.recognizer import train_reader
+
+    langs = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
+    summary = train_reader(
+        args.data,
+        args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        languages=langs,
+        threads=args.threads,
+        progress=args.progress,
+    )
+    keep = {k: v for k, v in summary.items() if k not in ("reader", "history")}
+    print(json.dumps({"out": str(args.out), **keep}, ensure_ascii=False))
+    return 0
+
+
+def register_train_reader(sub: Any) -> None:
+    p = sub.add_parser("train-reader", help="train the fingerspelling reader on ground-truth poses")
+    add_train_reader_arguments(p)
+
+
 __all__ = [
     "add_train_arguments",
     "add_train_bt_arguments",
+    "add_train_reader_arguments",
     "cmd_train",
     "cmd_train_bt",
     "cmd_train_prompt",
+    "cmd_train_reader",
     "config_from_args",
     "register_train",
     "register_train_bt",
     "register_train_prompt",
+    "register_train_reader",
 ]

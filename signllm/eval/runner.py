@@ -1,10 +1,10 @@
-"""`signllm evaluate`: back-translation and pose metrics of a trained model on a held-out split.
+"""`signllm evaluate`: pose, body and (optionally) reading metrics of a trained model on a split.
 
 Why three systems per clip: a BT score alone says little (the BT model is ours, tiny data makes it
-weak, and BT numbers are not comparable across papers). Each clip is therefore read by the same
-BT model three times:
+weak, and BT numbers are not comparable across papers). Each clip is therefore measured three
+times, by the same instruments:
 
-- **ground truth** (the ceiling): the recorded poses; what the BT model can read at best;
+- **ground truth** (the ceiling): the recorded poses; what a reader can read at best;
 - **generated**: the SignLLM model's poses, decoded honestly from the clip's text/gloss tokens
   (no ground-truth counter or length: decoding stops at the length the model's length head plans
   from the text, when its predicted counter reaches 1, or at the training `max_clip_frames`,
@@ -14,17 +14,28 @@ BT model three times:
 
 A model is only worth its numbers where it sits clearly between floor and ceiling.
 
-Metrics (signllm.metrics: text, pose, dtw): BLEU-1..4 (sacrebleu, signature kept), chrF, ROUGE-L, WER per
-language and overall (and recorded vs. fingerspelled clips when the split has both); DTW-MJE over
-all joints and hands only, the total hand distance ratio (summed hand travel, in each clip's
-shoulder widths, produced / true) and the mean duration ratio, for generated and floor; character
-accuracy of the BT output on fingerspelled clips (``meta.extra["fingerspelled"]``).
+Instruments, each optional except the pose metrics (a model can be scored before any reader is
+trained):
+
+- always: DTW-MJE over all joints and hands only, the total hand distance ratio (summed hand
+  travel, in each clip's shoulder widths, produced / true) and the mean duration ratio, for
+  generated and floor; body metrics for all three (`signllm.metrics.pose.bone_variation`): bone
+  CV (per bone the mean over clips of its length's coefficient of variation, then the median
+  over bones), limb mismatch (mean over clips) and shoulder deviation (mean over clips of each
+  clip's largest deviation of the shoulder width from its median);
+- with a BT model (`bt_ckpt`): BLEU-1..4 (sacrebleu, signature kept), chrF, ROUGE-L, WER per
+  language and overall (and recorded vs. fingerspelled clips when the split has both);
+- with a fingerspelling reader (`reader_ckpt`): character accuracy (1 - CER) of the letters read
+  from each fingerspelled clip (``meta.extra["fingerspelled"]``) against the letters the true clip
+  signs (`reference_letters`). Without a reader the BT model's character accuracy takes its
+  place; with both, the BT's is kept as `bt_char_acc`. `settings.char_acc_by` says which.
 
 Clips are processed in chunks (read, generate batched, back-translate, score, drop), so memory does
 not grow with the split; only per-clip strings and numbers are kept.
 
-    signllm evaluate --model runs/tiny/best --bt runs/bt --data data/demo --split test \\
-        --out results.json --markdown results.md
+    signllm evaluate --model runs/tiny/best --data data/demo        # pose + body metrics only
+    signllm evaluate --model runs/tiny/best --bt runs/bt --reader runs/reader --data data/demo \\
+        --split test --out results.json --markdown results.md
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ import numpy as np
 from ..data.store import Store
 from ..errors import DataError, UsageError
 from ..metrics.dtw import dtw_mje_pose
-from ..metrics.pose import duration_ratio, hand_travel, travel_ratio
+from ..metrics.pose import bone_variation, duration_ratio, hand_travel, travel_ratio
 from ..metrics.text import character_accuracy, text_scores
 from ..pose import Pose
 from ..text.tokenizers import UNK_ID
@@ -56,6 +67,7 @@ FORMAT = "signllm-eval"
 VERSION = 1
 TEXT_KEYS = ("bleu1", "bleu2", "bleu3", "bleu4", "chrf", "rouge_l", "wer")
 POSE_KEYS = ("dtw_mje", "dtw_mje_hands", "hand_distance_ratio", "duration_ratio")
+BODY_KEYS = ("bone_cv", "limb_mismatch", "shoulder_dev")
 
 
 def is_fingerspelled(pose: Pose) -> bool:
@@ -200,8 +212,8 @@ class Generator:
 
 
 def _pick_languages(
-    gen: Generator, bt: BTCheckpoint, store: Store, split: str, wanted: Sequence[str] | None
-) -> tuple[list[str], list[str]]:
+    gen: Generator, store: Store, split: str, wanted: Sequence[str] | None
+) -> list[str]:
     have = [c for c in store.languages if store.ids(split=split, language=c)]
     if not have:
         raise DataError(f"the store has no {split!r} clips with a language", store.path)
@@ -214,20 +226,18 @@ def _pick_languages(
                     f"the model {gen.path} has no language {code!r} (it has: "
                     f"{', '.join(gen.languages)})"
                 )
-        langs = list(dict.fromkeys(wanted))
-    else:
-        langs = [c for c in have if c in gen.languages]
-        if not langs:
-            raise UsageError(
-                f"the model {gen.path} knows none of the {split!r} languages ({', '.join(have)})"
-            )
-    unseen = [c for c in langs if c not in bt.config.get("languages", [])]
-    return langs, unseen
+        return list(dict.fromkeys(wanted))
+    langs = [c for c in have if c in gen.languages]
+    if not langs:
+        raise UsageError(
+            f"the model {gen.path} knows none of the {split!r} languages ({', '.join(have)})"
+        )
+    return langs
 
 
 def evaluate(
     model_ckpt: str | Path,
-    bt_ckpt: str | Path,
+    bt_ckpt: str | Path | None,
     data_dir: str | Path,
     split: str = "test",
     languages: Sequence[str] | None = None,
@@ -239,13 +249,16 @@ def evaluate(
     floor_split: str = "train",
     device: str = "auto",
     per_clip: bool = True,
+    reader_ckpt: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a model checkpoint with a BT checkpoint on `split` of a store; see module doc.
+    """Evaluate a model checkpoint on `split` of a store; see module doc.
 
-    `max_clips` takes that many clips round-robin over the languages (so every language is in a
-    short run). `max_frames` caps generation (default: the model's training `max_clip_frames`).
-    Returns a JSON-able dict (NaN as None): settings, checkpoints, timings, scores per group and
-    system, and (with `per_clip`) every clip's hypotheses and pose scores.
+    `bt_ckpt` (a `train-bt` checkpoint) adds the text metrics, `reader_ckpt` (a `train-reader`
+    checkpoint) reads the fingerspelled clips; both may be None. `max_clips` takes that many
+    clips round-robin over the languages (so every language is in a short run). `max_frames`
+    caps generation (default: the model's training `max_clip_frames`). Returns a JSON-able dict
+    (NaN as None): settings, checkpoints, timings, scores per group and system, and (with
+    `per_clip`) every clip's readings and pose scores.
     """
     from ..train.distributed import pick_device
 
@@ -254,31 +267,34 @@ def evaluate(
     if max_clips is not None and max_clips < 1:
         raise UsageError(f"max_clips must be >= 1, got {max_clips}")
     timing: dict[str, float] = dict.fromkeys(
-        (
-            "load_models",
-            "floor_stats",
-            "read_clips",
-            "generate",
-            "bt_ground_truth",
-            "bt_generated",
-            "bt_floor",
-            "pose_metrics",
-            "text_metrics",
-        ),
+        ("load_models", "floor_stats", "read_clips", "generate", "pose_metrics", "body_metrics"),
         0.0,
     )
     t_start = time.perf_counter()
     dev = pick_device(device)
     t = time.perf_counter()
     gen = Generator(model_ckpt, dev)
-    bt = load_bt_checkpoint(bt_ckpt, dev)
+    bt = load_bt_checkpoint(bt_ckpt, dev) if bt_ckpt is not None else None
+    reader = None
+    if reader_ckpt is not None:
+        from .recognizer import load_reader
+
+        reader = load_reader(reader_ckpt)
     store = Store(data_dir)
     timing["load_models"] = time.perf_counter() - t
+    if bt is not None:
+        timing.update(
+            dict.fromkeys(("bt_ground_truth", "bt_generated", "bt_floor", "text_metrics"), 0.0)
+        )
+    if reader is not None:
+        timing.update(dict.fromkeys(("read_ground_truth", "read_generated", "read_floor"), 0.0))
     if split not in store.splits:
         raise UsageError(
             f"the store {store.path} has no split {split!r} (it has: {', '.join(store.splits)})"
         )
-    langs, bt_unseen = _pick_languages(gen, bt, store, split, languages)
+    langs = _pick_languages(gen, store, split, languages)
+    bt_unseen = [c for c in langs if c not in bt.config.get("languages", [])] if bt else []
+    reader_langs = list(reader.config.languages) if reader is not None else []
     not_in_model = [c for c in store.languages if c not in gen.languages]
     picked = interleave(
         [[(k, c) for c in store.ids(split=split, language=code)] for k, code in enumerate(langs)]
@@ -303,21 +319,21 @@ def evaluate(
     )
     clips: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
-    target = bt.target
+    instruments = _Instruments(gen, bt, reader, beam, max_frames, mean, seen)
     try:
         for start in range(0, len(ids), batch_size):
             t = time.perf_counter()
             chunk: list[Pose] = []
             for cid in ids[start : start + batch_size]:
                 pose = store[cid]
-                reason = _unusable(pose, target)
+                reason = _unusable(pose, bt.target if bt else None)
                 if reason:
                     skipped.append({"id": cid, "reason": reason})
                 else:
                     chunk.append(pose)
             timing["read_clips"] += time.perf_counter() - t
             if chunk:
-                clips.extend(_score_chunk(chunk, gen, bt, mean, seen, beam, max_frames, timing))
+                clips.extend(instruments.score(chunk, timing))
             bar.update(min(batch_size, len(ids) - start))
     finally:
         bar.close()
@@ -325,10 +341,37 @@ def evaluate(
         raise DataError(f"no usable {split!r} clips to evaluate", store.path)
 
     t = time.perf_counter()
-    groups = _group_results(clips, langs)
-    timing["text_metrics"] = time.perf_counter() - t
+    groups = _group_results(clips, langs, text=bt is not None)
+    timing["summaries"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - t_start
-    sig = text_scores(["a"], ["a"])  # the signatures of the exact settings used above
+    char_acc_by = "reader" if reader is not None else ("bt" if bt is not None else None)
+    settings: dict[str, Any] = {
+        "beam": beam if bt else None,
+        "bt_max_len": bt.max_len if bt else None,
+        "char_acc_by": char_acc_by,
+        "batch_size": batch_size,
+        "max_frames": max_frames or gen.max_frames,
+        "device": str(dev),
+        "floor": (
+            f"mean pose of split {floor_split!r} ({floor_clips} clips, {floor_frames} "
+            "frames), held for the true length"
+        ),
+        "dtw_mje": "mean per-joint Euclidean error along the DTW path (data units)",
+        "hand_distance_ratio": "sum of hand travel (shoulder widths), produced / true",
+        "duration_ratio": "mean over clips of produced / true duration",
+        "bone_cv": (
+            "per bone: std/mean of its length over a clip's frames, averaged over clips; "
+            "median over bones"
+        ),
+        "limb_mismatch": "mean over clips of |L - R| / mean(L, R) of left/right bone lengths",
+        "shoulder_dev": "mean over clips of max |shoulder width / its median - 1|",
+        "char_acc": {
+            "reader": "1 - CER of the reader's letters vs the letters the true clip signs",
+            "bt": "1 - CER of the BT output vs the clip's text",
+            None: None,
+        }[char_acc_by],
+    }
+    sig = text_scores(["a"], ["a"]) if bt else None  # the signatures of the settings used above
     result: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -341,41 +384,41 @@ def evaluate(
         "shoulder_width_median": _median([c["shoulder_width"] for c in clips]),
         "skipped": skipped,
         "model": gen.info(),
-        "bt": {
+        "bt": None
+        if bt is None
+        else {
             "path": str(bt.path),
-            "target": target,
+            "target": bt.target,
             "languages": bt.config.get("languages"),
             "unseen_languages": bt_unseen,
             "training": bt.config.get("training"),
         },
-        "settings": {
-            "beam": beam,
-            "bt_max_len": bt.max_len,
-            "batch_size": batch_size,
-            "max_frames": max_frames or gen.max_frames,
-            "device": str(dev),
-            "floor": (
-                f"mean pose of split {floor_split!r} ({floor_clips} clips, {floor_frames} "
-                "frames), held for the true length"
-            ),
-            "dtw_mje": "mean per-joint Euclidean error along the DTW path (data units)",
-            "hand_distance_ratio": "sum of hand travel (shoulder widths), produced / true",
-            "duration_ratio": "mean over clips of produced / true duration",
+        "reader": None
+        if reader is None
+        else {
+            "path": str(Path(reader_ckpt)),  # type: ignore[arg-type]
+            "languages": reader_langs,
+            "unseen_languages": [c for c in langs if c not in reader_langs],
+            "parameters": reader.model.count_parameters(),
+            "training": {k: v for k, v in reader.info.items() if k != "history"},
         },
-        "signatures": {"bleu": sig["bleu_signature"], "chrf": sig["chrf_signature"]},
+        "settings": settings,
+        "signatures": None
+        if sig is None
+        else {"bleu": sig["bleu_signature"], "chrf": sig["chrf_signature"]},
         "systems": list(SYSTEMS),
         "groups": groups,
         "timing": {k: round(v, 2) for k, v in timing.items()},
     }
     if per_clip:
-        result["per_clip"] = clips
+        result["per_clip"] = [{k: v for k, v in c.items() if k != "bone_cv"} for c in clips]
     return clean_json(result)
 
 
-def _unusable(pose: Pose, target: str) -> str | None:
+def _unusable(pose: Pose, target: str | None) -> str | None:
     from ..models.backtranslation import pose_to_input
 
-    if not (getattr(pose.meta, target) or "").strip():
+    if target and not (getattr(pose.meta, target) or "").strip():
         return f"no {target} to compare with"
     try:
         pose_to_input(pose)
@@ -384,75 +427,136 @@ def _unusable(pose: Pose, target: str) -> str | None:
     return None
 
 
-def _score_chunk(
-    chunk: list[Pose],
-    gen: Generator,
-    bt: BTCheckpoint,
-    mean: np.ndarray,
-    seen: np.ndarray,
-    beam: int,
-    max_frames: int | None,
-    timing: dict[str, float],
-) -> list[dict[str, Any]]:
-    """Generate, back-translate and score one chunk of ground-truth clips."""
-    from ..models.backtranslation import back_translate
+@dataclasses.dataclass
+class _Instruments:
+    """What measures a chunk: the model to generate with, the optional BT and reader, the floor."""
 
-    t = time.perf_counter()
-    by_lang: dict[str, list[int]] = {}
-    for i, p in enumerate(chunk):
-        by_lang.setdefault(p.meta.language, []).append(i)
-    produced: list[Pose | None] = [None] * len(chunk)
-    for idx in by_lang.values():  # one language per call: MLSF runs one group, unsplit
-        for i, g in zip(idx, gen.generate([chunk[i] for i in idx], max_frames), strict=True):
-            produced[i] = g
-    generated = [p for p in produced if p is not None]
-    floors = [floor_pose(p, mean, seen) for p in chunk]
-    timing["generate"] += time.perf_counter() - t
+    gen: Generator
+    bt: BTCheckpoint | None
+    reader: Any  # recognizer.Reader | None (torch-backed, imported lazily)
+    beam: int
+    max_frames: int | None
+    mean: np.ndarray
+    seen: np.ndarray
 
-    hyps: dict[str, list[str]] = {}
-    for system, poses in (("ground_truth", chunk), ("generated", generated), ("floor", floors)):
+    def score(self, chunk: list[Pose], timing: dict[str, float]) -> list[dict[str, Any]]:
+        """Generate, read and score one chunk of ground-truth clips."""
+        gen, bt, reader = self.gen, self.bt, self.reader
         t = time.perf_counter()
-        hyps[system] = back_translate(
-            bt.model, poses, bt.tokenizer, beam=beam, max_len=bt.max_len, batch_size=len(poses)
-        )
-        timing[f"bt_{system}"] += time.perf_counter() - t
+        by_lang: dict[str, list[int]] = {}
+        for i, p in enumerate(chunk):
+            by_lang.setdefault(p.meta.language, []).append(i)
+        produced: list[Pose | None] = [None] * len(chunk)
+        for idx in by_lang.values():  # one language per call: MLSF runs one group, unsplit
+            for i, g in zip(
+                idx, gen.generate([chunk[i] for i in idx], self.max_frames), strict=True
+            ):
+                produced[i] = g
+        generated = [p for p in produced if p is not None]
+        floors = [floor_pose(p, self.mean, self.seen) for p in chunk]
+        timing["generate"] += time.perf_counter() - t
+        systems = {"ground_truth": chunk, "generated": generated, "floor": floors}
 
-    t = time.perf_counter()
-    out = []
-    for k, true in enumerate(chunk):
-        fs = is_fingerspelled(true)
-        ref = getattr(true.meta, bt.target)
-        true_travel = hand_travel(true)
-        tokens = gen.tokens(true)
-        row: dict[str, Any] = {
-            "id": true.meta.id,
-            "language": true.meta.language,
-            "fingerspelled": fs,
-            "reference": ref,
-            "frames": true.num_frames,
-            "input_tokens": len(tokens) - 1,  # without the language marker
-            "input_unk": sum(i == UNK_ID for i in tokens),
-            "hand_travel": true_travel,
-            "shoulder_width": true.shoulder_width(),
-            "hyp": {s: hyps[s][k] for s in SYSTEMS},
-        }
-        for system, pred in (("generated", generated[k]), ("floor", floors[k])):
-            row[system] = {
-                "frames": pred.num_frames,
-                "dtw_mje": dtw_mje_pose(pred, true),
-                "dtw_mje_hands": dtw_mje_pose(pred, true, joints="hands"),
-                "hand_travel": hand_travel(pred),
-                "duration_ratio": duration_ratio(pred, true),
+        hyps: dict[str, list[str]] = {}
+        if bt is not None:
+            from ..models.backtranslation import back_translate
+
+            for system, poses in systems.items():
+                t = time.perf_counter()
+                hyps[system] = back_translate(
+                    bt.model, poses, bt.tokenizer, beam=self.beam, max_len=bt.max_len,
+                    batch_size=len(poses),
+                )  # fmt: skip
+                timing[f"bt_{system}"] += time.perf_counter() - t
+
+        fs = [is_fingerspelled(p) for p in chunk]
+        letters = [_letters(p) if f else "" for p, f in zip(chunk, fs, strict=True)]
+        readable = [
+            k for k, p in enumerate(chunk)
+            if fs[k] and letters[k] and reader is not None and p.meta.language in reader.config.languages
+        ]  # fmt: skip
+        reads: dict[str, dict[int, str]] = {s: {} for s in SYSTEMS}
+        if readable:
+            for system, poses in systems.items():
+                t = time.perf_counter()
+                got = reader.read(
+                    [poses[k] for k in readable], [chunk[k].meta.language for k in readable]
+                )
+                reads[system] = dict(zip(readable, got, strict=True))
+                timing[f"read_{system}"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        out = []
+        for k, true in enumerate(chunk):
+            tokens = gen.tokens(true)
+            row: dict[str, Any] = {
+                "id": true.meta.id,
+                "language": true.meta.language,
+                "fingerspelled": fs[k],
+                "reference": getattr(true.meta, bt.target) if bt else None,
+                "letters": letters[k] if fs[k] else None,
+                "frames": true.num_frames,
+                "input_tokens": len(tokens) - 1,  # without the language marker
+                "input_unk": sum(i == UNK_ID for i in tokens),
+                "hand_travel": hand_travel(true),
+                "shoulder_width": true.shoulder_width(),
+                "hyp": {s: hyps[s][k] for s in SYSTEMS} if bt else None,
+                "read": {s: reads[s][k] for s in SYSTEMS} if k in reads["generated"] else None,
             }
-        row["generated"]["capped"] = generated[k].num_frames >= (max_frames or gen.max_frames)
-        if fs:
-            row["char_acc"] = {s: character_accuracy(hyps[s][k], true.meta.text) for s in SYSTEMS}
-        out.append(row)
-    timing["pose_metrics"] += time.perf_counter() - t
-    return out
+            for system, pred in (("generated", generated[k]), ("floor", floors[k])):
+                row[system] = {
+                    "frames": pred.num_frames,
+                    "dtw_mje": dtw_mje_pose(pred, true),
+                    "dtw_mje_hands": dtw_mje_pose(pred, true, joints="hands"),
+                    "hand_travel": hand_travel(pred),
+                    "duration_ratio": duration_ratio(pred, true),
+                }
+            row["generated"]["capped"] = generated[k].num_frames >= (
+                self.max_frames or gen.max_frames
+            )
+            if bt is not None and fs[k]:
+                row["bt_char_acc"] = {
+                    s: character_accuracy(hyps[s][k], true.meta.text) for s in SYSTEMS
+                }
+            if row["read"] is not None:
+                row["char_acc"] = {s: _char_acc(letters[k], reads[s][k]) for s in SYSTEMS}
+            elif reader is None and "bt_char_acc" in row:
+                row["char_acc"] = row["bt_char_acc"]
+            out.append(row)
+        timing["pose_metrics"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        for k, row in enumerate(out):
+            row["body"] = {}
+            row["bone_cv"] = {}  # (B,) per system; summarised per group, not kept per clip
+            for system, poses in systems.items():
+                bv = bone_variation(poses[k])
+                row["bone_cv"][system] = dict(zip(bv["bones"], bv["bone_cv"].tolist(), strict=True))
+                cv = bv["bone_cv"][np.isfinite(bv["bone_cv"])]
+                row["body"][system] = {
+                    "bone_cv_median": float(np.median(cv)) if cv.size else None,
+                    "limb_mismatch": bv["limb_mismatch"],
+                    "shoulder_dev": bv["shoulder_dev"],
+                }
+        timing["body_metrics"] += time.perf_counter() - t
+        return out
 
 
-def _group_results(clips: list[dict[str, Any]], langs: list[str]) -> dict[str, Any]:
+def _letters(pose: Pose) -> str:
+    from .recognizer import reference_letters  # torch-backed module: imported when needed
+
+    return reference_letters(pose)
+
+
+def _char_acc(ref: str, hyp: str) -> float:
+    from .recognizer import char_accuracy
+
+    return char_accuracy(ref, hyp)
+
+
+def _group_results(
+    clips: list[dict[str, Any]], langs: list[str], text: bool = True
+) -> dict[str, Any]:
     """{"all", "recorded", "fingerspelled" (when both kinds exist), each language: {system: ...}}."""
     groups: dict[str, list[dict[str, Any]]] = {"all": clips}
     fs = [c for c in clips if c["fingerspelled"]]
@@ -463,22 +567,28 @@ def _group_results(clips: list[dict[str, Any]], langs: list[str]) -> dict[str, A
         mine = [c for c in clips if c["language"] == code]
         if mine:
             groups[code] = mine
-    return {name: _summarise(rows) for name, rows in groups.items()}
+    return {name: _summarise(rows, text) for name, rows in groups.items()}
 
 
-def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    refs = [r["reference"] for r in rows]
+def _summarise(rows: list[dict[str, Any]], text: bool = True) -> dict[str, Any]:
     fs = [r for r in rows if r["fingerspelled"]]
+    read = [r for r in fs if "char_acc" in r]
+    bt_read = [r for r in fs if "bt_char_acc" in r]
     words = sum(r["input_tokens"] for r in rows)
     out: dict[str, Any] = {
         "clips": len(rows),
         "fingerspelled": len(fs),
+        "fingerspelled_read": len(read),
         "input_oov": sum(r["input_unk"] for r in rows) / words if words else None,
     }
     true_travel = [r["hand_travel"] for r in rows]
+    per_bone: dict[str, dict[str, float | None]] = {}
     for system in SYSTEMS:
-        scores = text_scores([r["hyp"][system] for r in rows], refs)
-        m: dict[str, Any] = {k: scores[k] for k in TEXT_KEYS}
+        if text:
+            scores = text_scores([r["hyp"][system] for r in rows], [r["reference"] for r in rows])
+            m: dict[str, Any] = {k: scores[k] for k in TEXT_KEYS}
+        else:
+            m = dict.fromkeys(TEXT_KEYS)
         if system == "ground_truth":
             m.update(dict.fromkeys(POSE_KEYS))
         else:
@@ -489,24 +599,36 @@ def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             m["duration_ratio"] = _mean([r[system]["duration_ratio"] for r in rows])
             if system == "generated":  # share of clips that never predicted their end
                 m["capped"] = sum(bool(r[system]["capped"]) for r in rows) / len(rows)
-        m["char_acc"] = _mean([r["char_acc"][system] for r in fs]) if fs else None
+        bones = list(rows[0]["bone_cv"][system])
+        per_bone[system] = {
+            b: _mean([r["bone_cv"][system][b] for r in rows]) for b in bones
+        }  # fmt: skip
+        m["bone_cv"] = _median([v for v in per_bone[system].values() if v is not None])
+        m["limb_mismatch"] = _mean([r["body"][system]["limb_mismatch"] for r in rows])
+        m["shoulder_dev"] = _mean([r["body"][system]["shoulder_dev"] for r in rows])
+        m["char_acc"] = _mean([r["char_acc"][system] for r in read]) if read else None
+        m["bt_char_acc"] = _mean([r["bt_char_acc"][system] for r in bt_read]) if bt_read else None
         out[system] = m
+    out["bone_cv_per_bone"] = per_bone
     return out
 
 
-def _median(values: Sequence[float]) -> float | None:
-    a = np.asarray(values, np.float64)
+def _median(values: Sequence[float | None]) -> float | None:
+    a = np.asarray([v for v in values if v is not None], np.float64)
     a = a[np.isfinite(a)]
     return float(np.median(a)) if a.size else None
 
 
-def _mean(values: Sequence[float]) -> float | None:
+def _mean(values: Sequence[float | None]) -> float | None:
     a = np.asarray([v for v in values if v is not None], np.float64)
     a = a[np.isfinite(a)]
     return float(a.mean()) if a.size else None
 
 
 __all__ = [
+    "BODY_KEYS",
+    "POSE_KEYS",
+    "TEXT_KEYS",
     "Generator",
     "evaluate",
     "floor_pose",
