@@ -24,6 +24,12 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--languages", nargs="+", help="codes to evaluate (default: every one the model knows)"
     )
+    parser.add_argument(
+        "--clips",
+        choices=("all", "recorded", "fingerspelled"),
+        default="all",
+        help="evaluate only the recorded or the fingerspelled clips of the split",
+    )
     parser.add_argument("--max-clips", type=int, help="at most N clips, round-robin by language")
     parser.add_argument("--beam", type=int, default=1, help="BT beam size (1 = greedy)")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -58,6 +64,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         languages=langs,
         max_clips=args.max_clips,
+        clips=args.clips,
         beam=args.beam,
         progress=args.progress,
         batch_size=args.batch_size,

@@ -213,6 +213,7 @@ def add_train_reader_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (default: 1, a shared machine)"
     )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(func=cmd_train_reader)
 
@@ -221,6 +222,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
     """Train on the train split's fingerspelled ground truth, keep the best on dev; print the
     training record as JSON (without its per-evaluation history)."""
     from ..eval.recognizer import train_reader
+    from ..train.distributed import pick_device
 
     langs = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
     summary = train_reader(
@@ -232,6 +234,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         languages=langs,
         threads=args.threads,
         progress=args.progress,
+        device=str(pick_device(args.device)),
     )
     keep = {k: v for k, v in summary.items() if k not in ("reader", "history")}
     print(json.dumps({"out": str(args.out), **keep}, ensure_ascii=False))

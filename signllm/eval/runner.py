@@ -250,8 +250,12 @@ def evaluate(
     device: str = "auto",
     per_clip: bool = True,
     reader_ckpt: str | Path | None = None,
+    clips: str = "all",
 ) -> dict[str, Any]:
     """Evaluate a model checkpoint on `split` of a store; see module doc.
+
+    `clips`: "all", or only the "recorded" or "fingerspelled" ones (e.g. recorded clips of the
+    train split: can the decoder reproduce real signing it has seen?).
 
     `bt_ckpt` (a `train-bt` checkpoint) adds the text metrics, `reader_ckpt` (a `train-reader`
     checkpoint) reads the fingerspelled clips; both may be None. `max_clips` takes that many
@@ -262,6 +266,8 @@ def evaluate(
     """
     from ..train.distributed import pick_device
 
+    if clips not in ("all", "recorded", "fingerspelled"):
+        raise UsageError(f"clips must be all, recorded or fingerspelled, got {clips!r}")
     if beam < 1 or batch_size < 1:
         raise UsageError("beam and batch_size must be >= 1")
     if max_clips is not None and max_clips < 1:
@@ -326,6 +332,8 @@ def evaluate(
             chunk: list[Pose] = []
             for cid in ids[start : start + batch_size]:
                 pose = store[cid]
+                if clips != "all" and is_fingerspelled(pose) != (clips == "fingerspelled"):
+                    continue
                 reason = _unusable(pose, bt.target if bt else None)
                 if reason:
                     skipped.append({"id": cid, "reason": reason})
