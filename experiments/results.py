@@ -1,51 +1,52 @@
-"""The results page in one command: demo corpus -> BT on ground truth -> 4 models -> evaluation.
+"""The results page in one command: corpus -> readers on ground truth -> 4 variants x seeds -> scores.
 
-    python -m experiments.results                      # defaults: ~20 min on a 2-core CPU
-    python -m experiments.results --steps 20000 --size pt-base --bt-size base --bt-steps 20000 \\
-        --threads 8 --device cuda                       # a real run on a bigger machine
-    bash scripts/make_results.sh ...                    # the same, through the project venv
+    python -m experiments.results                          # the defaults (see --help)
+    python -m experiments.results --jobs 12 --device cuda  # a machine with a GPU and 16 cores
+    bash scripts/make_results.sh ...                       # the same, through the project venv
 
-What it does, on the demo corpus's held-out (test) split:
+What it does, on the demo corpus (`signllm data demo`):
 
-1. builds the demo corpus store if it is missing (`signllm data demo`);
-2. trains the back-translation model on the *ground-truth* train split (`signllm train-bt`);
-3. trains four SignLLM models with the same steps, seed, size and batches: MLSF and
-   Prompt2LangGloss (mode "prompt"), each without (plain pooled MSE, eta = 0: uniform sampling)
-   and with the RL loss + PLC (`plc.loss=rl`, priority sampling `plc.eta=0.5`, the paper's 50%
-   batch-skip rule `plc.threshold=0.5`; change with `--plc KEY=VALUE`);
-4. evaluates each on the test split with the BT ceiling and the mean-pose floor beside it;
-5. writes docs/results.md (tables, commands, machine, step times, what the numbers show) and
-   docs/results.json; each run's own evaluation lands in its run folder.
+1. builds the corpus if it is missing;
+2. trains the two instruments on *ground truth* of the train split only: the fingerspelling
+   reader (`signllm train-reader`, CTC over pose frames) and the sentence back-translation model
+   (`signllm train-bt`);
+3. trains MLSF and Prompt2LangGloss, each without (pooled MSE, uniform sampling) and with the RL
+   loss + PLC (`plc.loss=rl`, `plc.eta=0.5`, the 50% batch-skip rule), once per seed, every run
+   with the same steps, size and batches (`signllm train`: kinematic head, character input);
+4. evaluates every run on the held-out test split (`signllm evaluate`: ceiling = ground truth,
+   floor = the motionless mean pose, both read by the same instruments), and on the recorded
+   sentences of the *train* split (memorisation: can the decoder reproduce signing it has seen?);
+5. writes docs/results.md and docs/results.json: mean +/- sd over seeds, per-language character
+   accuracy, per-bone length variation, which letters share a handshape across languages.
 
-`--reuse` keeps a BT model or trained model already present in the runs folder (resume a long
-run); without it everything is retrained.
+Training and evaluation runs are independent processes: `--jobs N` runs N at a time (one torch
+thread each on a CPU). `--reuse` keeps what is already in the runs folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import datetime as _dt
+import json
 import logging
+import math
 import os
 import platform
 import re
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from signllm.errors import SignLLMError, UsageError
-from signllm.eval.report import (
-    SYSTEM_LABELS,
-    comparison_table,
-    group_label,
-    results_table,
-    write_json,
-    write_text,
-)
+import numpy as np
 
-log = logging.getLogger("signllm.eval")
+from signllm.errors import SignLLMError, UsageError
+from signllm.eval.report import group_label, write_json, write_text
+
+log = logging.getLogger("signllm.results")
 
 # name, mode, with RL loss + PLC
 VARIANTS: tuple[tuple[str, str, bool], ...] = (
@@ -56,6 +57,10 @@ VARIANTS: tuple[tuple[str, str, bool], ...] = (
 )
 PLC_OFF = ("plc.loss=pooled", "plc.eta=0", "plc.threshold=none")
 PLC_ON = ("plc.loss=rl", "plc.eta=0.5", "plc.favour=hard", "plc.threshold=0.5", "plc.skip=hard")
+BONES_SHOWN = (
+    "right_shoulder", "right_elbow", "right_wrist", "left_elbow",
+    "right_hand_index_mcp", "right_hand_index_tip", "right_hand_thumb_tip",
+)  # fmt: skip
 
 
 def slug(name: str) -> str:
@@ -63,7 +68,7 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def machine_info(threads: int, device: str) -> dict[str, Any]:
+def machine_info(jobs: int, device: str) -> dict[str, Any]:
     """What the numbers were measured on (timings mean little without it)."""
     import torch
 
@@ -75,469 +80,501 @@ def machine_info(threads: int, device: str) -> dict[str, Any]:
                 break
     except OSError:
         pass
-    mem = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = round(int(line.split()[1]) / 2**20, 1)
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
-        "memory_gib": mem,
-        "gpu": gpu,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "device": device,
-        "torch_threads": threads,
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()]
-        if hasattr(os, "getloadavg")
-        else None,
+        "jobs": jobs,
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
 
-class Steps:
-    """Wall-clock time of each step, logged as it finishes."""
+# ----------------------------------------------------------------------------------------------
+# Running the steps
 
-    def __init__(self) -> None:
-        self.times: dict[str, float] = {}
 
-    def run(self, name: str, fn: Any, *a: Any, **kw: Any) -> Any:
-        log.info("== %s", name)
+class Job:
+    """One `signllm ...` command in its own process, its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], log_file: Path, threads: int) -> None:
+        self.name, self.argv, self.log_file, self.threads = name, argv, log_file, threads
+        self.seconds = 0.0
+
+    @property
+    def command(self) -> str:
+        return " ".join(["signllm", *map(shlex.quote, self.argv)])
+
+    def __call__(self) -> Job:
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "PYTHONUNBUFFERED": "1"}
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
-        out = fn(*a, **kw)
-        self.times[name] = round(time.perf_counter() - t, 1)
-        log.info("== %s: %.1f s", name, self.times[name])
-        return out
+        with open(self.log_file, "w", encoding="utf-8") as f:
+            rc = subprocess.call(
+                [sys.executable, "-m", "signllm", *self.argv], stdout=f, stderr=subprocess.STDOUT,
+                env=env,
+            )  # fmt: skip
+        self.seconds = round(time.perf_counter() - t, 1)
+        if rc != 0:
+            tail = self.log_file.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise SignLLMError(f"{self.name} failed (exit {rc}); end of {self.log_file}:\n{tail}")
+        log.info("done: %s (%.0f s)", self.name, self.seconds)
+        return self
+
+
+def run_jobs(jobs: list[Job], parallel: int) -> dict[str, float]:
+    """Run jobs `parallel` at a time; every failure is reported, not just the first."""
+    if not jobs:
+        return {}
+    errors = []
+    with cf.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = {pool.submit(job): job for job in jobs}
+        for fut in cf.as_completed(futures):
+            try:
+                fut.result()
+            except SignLLMError as e:
+                errors.append(str(e))
+    if errors:
+        raise SignLLMError("\n\n".join(errors))
+    return {j.name: j.seconds for j in jobs}
 
 
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
     """Every step of the module docstring; returns what docs/results.json holds."""
-    import torch
-
-    from signllm.eval.bt_checkpoint import CONFIG as BT_CONFIG
-    from signllm.eval.bt_checkpoint import read_bt_config, train_bt_main
-    from signllm.eval.runner import evaluate
-    from signllm.train.config import TrainConfig, apply_overrides
-    from signllm.train.trainer import train
-
-    torch.set_num_threads(args.threads)
     runs = Path(args.runs)
     data = Path(args.data) if args.data else runs / "demo_store"
-    bt_dir = runs / "bt"
-    steps = Steps()
+    reader, bt = runs / "reader", runs / "bt"
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    info = machine_info(args.threads, args.device)
-    argv = sys.argv[1:] if args.argv is None else args.argv
-    commands = [" ".join(["python -m experiments.results", *map(shlex.quote, argv)])]
+    info = machine_info(args.jobs, args.device)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    threads = args.threads
+    dev = ["--device", args.device]
 
     # 1. the corpus
     if not (data / "store.json").exists():
         from signllm.data.demo_corpus import build_demo_corpus
 
-        steps.run(
-            "build the demo corpus",
-            build_demo_corpus,
-            data,
-            workers=args.workers,
-            seed=args.seed,
-            progress=args.progress,
-        )
-    else:
-        steps.times["build the demo corpus"] = 0.0
-        log.info("demo corpus already at %s", data)
-    commands.append(f"signllm data demo -o {data} --workers {args.workers} --seed {args.seed}")
+        t = time.perf_counter()
+        build_demo_corpus(data, workers=args.workers, seed=args.seed, progress=False)
+        seconds["build the demo corpus"] = round(time.perf_counter() - t, 1)
+    corpus_cmd = f"signllm data demo -o {data} --workers {args.workers} --seed {args.seed}"
 
-    # 2. BT on ground truth
-    if args.reuse and (bt_dir / BT_CONFIG).exists():
-        bt_cfg = read_bt_config(bt_dir)
-        steps.times["train the BT model (ground truth, train split)"] = 0.0
-    else:
-        bt_cfg = steps.run(
-            "train the BT model (ground truth, train split)",
-            train_bt_main,
-            data,
-            bt_dir,
-            split="train",
-            dev_split="dev",
-            target="text",
-            preset=args.bt_size,
-            steps=args.bt_steps,
-            seed=args.seed,
-            tokenizer="subword",
-            vocab_size=args.bt_vocab_size,
-            batch_size=args.bt_batch_size,
-            lr=args.bt_lr,
-            eval_every=args.bt_eval_every,
-            device=None if args.device == "auto" else args.device,
-            progress=args.progress,
-        )
-    commands.append(
-        f"signllm train-bt --data {data} --out {bt_dir} --size {args.bt_size} "
-        f"--steps {args.bt_steps} --vocab-size {args.bt_vocab_size} --batch-size "
-        f"{args.bt_batch_size} --lr {args.bt_lr} --eval-every {args.bt_eval_every} "
-        f"--seed {args.seed}"
-    )
-
-    # 3. the four models, 4. their evaluation
-    results: dict[str, Any] = {}
-    evals: dict[str, dict[str, Any]] = {}
+    # 2. the instruments (ground truth only) and 3. the models: independent, run side by side
+    jobs: list[Job] = []
+    if not (args.reuse and (reader / "config.json").exists()):
+        jobs.append(Job("train the fingerspelling reader", ["train-reader", "--data", str(data),
+                        "--out", str(reader), "--steps", str(args.reader_steps),
+                        "--threads", str(threads), "--no-progress", *dev],
+                        runs / "logs" / "reader.log", threads))  # fmt: skip
+    if args.bt_steps > 0 and not (args.reuse and (bt / "config.json").exists()):
+        jobs.append(Job("train the BT model", ["train-bt", "--data", str(data), "--out", str(bt),
+                        "--steps", str(args.bt_steps), "--no-progress", *dev],
+                        runs / "logs" / "bt.log", threads))  # fmt: skip
+    trained: dict[tuple[str, int], Path] = {}
     for name, mode, plc in VARIANTS:
         if args.only and slug(name) not in args.only:
             continue
-        out = runs / slug(name)
-        overrides = [*(PLC_ON if plc else PLC_OFF), *(args.plc if plc else [])]
-        cfg = TrainConfig(
-            data=str(data),
-            out=str(out),
-            mode=mode,
-            size=args.size,
-            steps=args.steps,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            warmup_steps=min(100, args.steps // 10),
-            max_clip_frames=args.max_clip_frames,
-            eval_every=args.eval_every,
-            eval_clips=args.eval_clips,
-            checkpoint_every=0,
-            seed=args.seed,
-            device=args.device,
-            progress=args.progress,
-        )
-        cfg = apply_overrides(cfg, overrides)
-        flags = (
-            f"--mode {mode} --size {args.size} --steps {args.steps} --batch-size "
-            f"{args.batch_size} --lr {args.lr} --warmup-steps {cfg.warmup_steps} "
-            f"--max-clip-frames {args.max_clip_frames} --eval-every {args.eval_every} "
-            f"--eval-clips {args.eval_clips} --seed {args.seed} "
-            + " ".join(f"--set {o}" for o in overrides)
-        )
-        commands.append(f"signllm train --data {data} --out {out} {flags}")
-        ckpt = out / "best" if (out / "best" / "config.json").exists() else out / "last"
-        if args.reuse and (ckpt / "config.json").exists():
-            steps.times[f"train {name}"] = 0.0
-            import json
+        for seed in args.seeds:
+            out = runs / slug(name) / f"seed{seed}"
+            trained[(name, seed)] = out
+            if args.reuse and (out / "result.json").exists():
+                continue
+            sets = [*(PLC_ON if plc else PLC_OFF), *(args.plc if plc else [])]
+            argv = ["train", "--data", str(data), "--out", str(out), "--mode", mode,
+                    "--size", args.size, "--steps", str(args.steps), "--batch-size",
+                    str(args.batch_size), "--lr", str(args.lr), "--eval-every",
+                    str(args.eval_every), "--eval-clips", str(args.eval_clips),
+                    "--max-clip-frames", str(args.max_clip_frames), "--seed", str(seed),
+                    "--no-progress", *dev, *(x for s in sets for x in ("--set", s))]  # fmt: skip
+            jobs.append(Job(f"train {name} (seed {seed})", argv, runs / "logs" /
+                            f"{slug(name)}_seed{seed}.log", threads))  # fmt: skip
+    commands = [corpus_cmd, *(j.command for j in jobs)]
+    seconds.update(run_jobs(jobs, args.jobs))
 
-            tr = (
-                json.loads((out / "result.json").read_text())
-                if (out / "result.json").exists()
-                else {}
-            )
-        else:
-            tr = steps.run(f"train {name}", train, cfg).to_dict()
-            ckpt = Path(tr["checkpoint"])
-        ev = steps.run(
-            f"evaluate {name}",
-            evaluate,
-            ckpt,
-            bt_dir,
-            data,
-            split="test",
-            max_clips=args.max_clips,
-            beam=args.beam,
-            progress=args.progress,
-            batch_size=args.eval_batch_size,
-            device=args.device,
-        )
-        commands.append(
-            f"signllm evaluate --model {ckpt} --bt {bt_dir} --data {data} --split test "
-            f"--beam {args.beam} --out {out / 'eval.json'} --markdown {out / 'eval.md'}"
-            + (f" --max-clips {args.max_clips}" if args.max_clips else "")
-        )
-        from signllm.eval.report import markdown_report
+    # 4. evaluations: the test split (instruments on), the train split's recorded sentences
+    evals: list[Job] = []
+    for (name, seed), out in trained.items():
+        ck = out / "best" if (out / "best" / "config.json").exists() else out / "last"
+        test = ["evaluate", "--model", str(ck), "--data", str(data), "--split", "test",
+                "--reader", str(reader), "--out", str(out / "eval_test.json"), "--no-progress",
+                "--no-per-clip", *dev]  # fmt: skip
+        if args.bt_steps > 0:
+            test += ["--bt", str(bt)]
+        memo = ["evaluate", "--model", str(ck), "--data", str(data), "--split", "train",
+                "--clips", "recorded", "--out", str(out / "eval_train_recorded.json"),
+                "--no-progress", "--no-per-clip", *dev]  # fmt: skip
+        for what, argv in (("test", test), ("memorisation", memo)):
+            target = Path(argv[argv.index("--out") + 1])
+            if args.reuse and target.exists():
+                continue
+            evals.append(Job(f"evaluate {name} (seed {seed}, {what})", argv, runs / "logs" /
+                             f"eval_{slug(name)}_seed{seed}_{what}.log", threads))  # fmt: skip
+    commands += [j.command for j in evals]
+    seconds.update(run_jobs(evals, args.jobs))
 
-        write_json(out / "eval.json", ev)
-        write_text(out / "eval.md", markdown_report(ev, title=name))
-        ev_small = {k: v for k, v in ev.items() if k != "per_clip"}
-        ev_small["examples"] = _examples(ev)
-        evals[name] = ev_small
-        results[name] = {"mode": mode, "rl_plc": plc, "overrides": overrides, "train": tr}
-
+    # 5. gather
+    results: dict[str, Any] = {}
+    for name, _mode, _plc in VARIANTS:
+        seeds = {s: trained[(name, s)] for s in args.seeds if (name, s) in trained}
+        if not seeds:
+            continue
+        results[name] = {
+            str(s): {
+                "train": _read(out / "result.json"),
+                "test": _read(out / "eval_test.json"),
+                "train_recorded": _read(out / "eval_train_recorded.json"),
+            }
+            for s, out in seeds.items()
+        }
     return {
         "format": "signllm-results",
-        "version": 1,
+        "version": 2,
         "started": started,
         "machine": info,
         "settings": {k: v for k, v in vars(args).items() if k not in ("func", "argv")},
         "data": str(data),
-        "bt": bt_cfg,
+        "reader": _read(reader / "config.json").get("training"),
+        "bt": _read(bt / "config.json").get("training") if args.bt_steps > 0 else None,
         "commands": commands,
-        "step_seconds": steps.times,
-        "total_seconds": round(sum(steps.times.values()), 1),
+        "step_seconds": seconds,
+        "total_seconds": round(time.perf_counter() - t0, 1),
+        "letter_sharing": letter_sharing(),
         "runs": results,
-        "evaluations": evals,
     }
 
 
-def _examples(ev: dict[str, Any], n: int = 2) -> list[dict[str, Any]]:
-    """A few clips per kind (recorded first) with what the BT model read from each system."""
-    rows = ev.get("per_clip") or []
-    rec = [r for r in rows if not r["fingerspelled"]][:n]
-    fs = [r for r in rows if r["fingerspelled"]][:n]
-    return [{"id": r["id"], "reference": r["reference"], **r["hyp"]} for r in rec + fs]
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+# ----------------------------------------------------------------------------------------------
+# The ambiguity both modes exist for: the same letter, different handshapes
+
+
+def letter_sharing(threshold: float = 0.2) -> dict[str, Any]:
+    """Per letter of the fingerspelling lexicon: which languages sign it with the same handshape.
+
+    A letter's handshape = its signing hand's joints relative to the wrist, in hand sizes,
+    averaged over the letter's frames; two languages share it when the mean joint distance is
+    below `threshold` hand sizes (clusters by single linkage).
+    """
+    from signllm.data.fingerspell import default_lexicon
+
+    lex = default_lexicon()
+    shapes: dict[str, dict[str, np.ndarray]] = {}
+    for code in lex.languages:
+        for letter in lex.alphabet(code):
+            if len(letter) != 1 or not letter.isalpha():
+                continue
+            try:
+                pose = lex.compose(letter, code)
+            except SignLLMError:
+                continue
+            shape = _hand_shape(pose)
+            if shape is not None:
+                shapes.setdefault(letter.upper(), {})[code] = shape
+    rows = []
+    for letter, by_lang in sorted(shapes.items()):
+        if len(by_lang) < 2:
+            continue
+        codes = sorted(by_lang)
+        groups = [[c] for c in codes]
+        merged = True
+        while merged:
+            merged = False
+            for i in range(len(groups)):
+                for j in range(i + 1, len(groups)):
+                    d = min(
+                        float(np.linalg.norm(by_lang[a] - by_lang[b], axis=-1).mean())
+                        for a in groups[i]
+                        for b in groups[j]
+                    )
+                    if d < threshold:
+                        groups[i] += groups.pop(j)
+                        merged = True
+                        break
+                if merged:
+                    break
+        rows.append({"letter": letter, "languages": len(codes), "handshapes": len(groups),
+                     "groups": sorted((sorted(g) for g in groups), key=len, reverse=True)})  # fmt: skip
+    return {"threshold_hand_sizes": threshold, "letters": rows}
+
+
+def _hand_shape(pose: Any) -> np.ndarray | None:
+    """The more visible hand's shape (20, 3), relative to its wrist, in hand sizes."""
+    sk = pose.skel
+    best = None
+    for side in ("right", "left"):
+        idx = list(sk.groups[f"{side}_hand"])
+        seen = pose.mask[:, idx].all(-1)
+        if seen.sum() == 0 or (best is not None and seen.sum() <= best[0]):
+            continue
+        x = pose.data[seen][:, idx].astype(np.float64)
+        local = x[:, 1:] - x[:, :1]
+        size = np.linalg.norm(local[:, 8], axis=-1).mean()  # wrist -> middle knuckle
+        if size > 0:
+            best = (seen.sum(), (local / size).mean(0))
+    return None if best is None else best[1]
 
 
 # ----------------------------------------------------------------------------------------------
 # The page
 
 
-def _fmt(v: Any, spec: str = "{:.2f}") -> str:
-    return "n/a" if v is None else spec.format(v)
+def _stat(values: list[float | None]) -> tuple[float | None, float | None]:
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    if not v:
+        return None, None
+    return float(np.mean(v)), (float(np.std(v, ddof=1)) if len(v) > 1 else 0.0)
 
 
-def _rel(a: float | None, b: float | None) -> str:
-    """How a compares with b: '19% lower' / '67% higher'."""
-    if a is None or b is None or b == 0:
-        return "n/a"
-    d = 100 * (a - b) / b
-    return f"{abs(d):.0f}% {'lower' if d < 0 else 'higher'}"
+def _pm(values: list[float | None], spec: str = "{:.3f}") -> str:
+    m, s = _stat(values)
+    if m is None:
+        return "-"
+    return spec.format(m) + ("" if s is None or len(values) < 2 else " ± " + spec.format(s))
 
 
-def findings(doc: dict[str, Any]) -> list[str]:
-    """Sentences read off the numbers (so the page cannot drift from them)."""
-    evals = doc["evaluations"]
-    if not evals:
-        return ["No model was evaluated."]
-    first = next(iter(evals.values()))
-    g = first["groups"]["all"]
-    ceil, floor = g["ground_truth"], g["floor"]
-    out = []
-    gap = (ceil["chrf"] or 0.0) - (floor["chrf"] or 0.0)
-    char = (
-        f", character accuracy {_fmt(ceil['char_acc'], '{:.3f}')} on fingerspelled words "
-        f"(floor {_fmt(floor['char_acc'], '{:.3f}')})"
-        if ceil.get("char_acc") is not None
-        else ""
-    )
-    head = (
-        "**The BT ceiling is barely above the floor.**"
-        if gap < 5.0
-        else "**The BT model reads the recorded poses far better than the floor.**"
-    )
-    out.append(
-        f"{head} From the ground-truth test poses the BT model gets BLEU-4 {_fmt(ceil['bleu4'])}, "
-        f"chrF {_fmt(ceil['chrf'])}, WER {_fmt(ceil['wer'], '{:.1f}')}{char}; from the "
-        f"motionless mean pose chrF {_fmt(floor['chrf'])}. Text scores of generated poses "
-        "can only be read between these two"
-        + (
-            ", so here they cannot rank the models: the pose metrics carry what signal there is."
-            if gap < 5.0
-            else "."
-        )
-    )
-    for name, ev in evals.items():
-        a = ev["groups"]["all"]
-        gen, fl = a["generated"], a["floor"]
-        ok = gen["dtw_mje"] is not None and fl["dtw_mje"] is not None
-        verdict = "beats" if ok and gen["dtw_mje"] < fl["dtw_mje"] else "does **not** beat"
-        capped = gen.get("capped")
-        out.append(
-            f"**{name}** {verdict} the mean-pose floor on DTW-MJE "
-            f"({_fmt(gen['dtw_mje'], '{:.3f}')} vs {_fmt(fl['dtw_mje'], '{:.3f}')}, "
-            f"{_rel(gen['dtw_mje'], fl['dtw_mje'])}; hands {_fmt(gen['dtw_mje_hands'], '{:.3f}')} "
-            f"vs {_fmt(fl['dtw_mje_hands'], '{:.3f}')}); its hands travel "
-            f"{_fmt(gen['hand_distance_ratio'])}x as far as the signers'; its clips last "
-            f"{_fmt(gen['duration_ratio'])}x the true duration on average"
-            + (
-                f" ({100 * capped:.0f}% never predicted their end and stopped at the "
-                f"{first['settings']['max_frames']}-frame cap)"
-                if capped
-                else ""
-            )
-            + f"; BT chrF {_fmt(gen['chrf'])} (floor {_fmt(fl['chrf'])}, ceiling "
-            f"{_fmt(a['ground_truth']['chrf'])})."
-        )
-    rec = first["groups"].get("recorded")
-    if rec is not None:
-        close = [
-            name
-            for name, ev in evals.items()
-            if (ev["groups"]["recorded"]["generated"]["chrf"] or 0.0)
-            >= 0.9 * (rec["ground_truth"]["chrf"] or 0.0)
-            > 0.0
-        ]
-        if close:
-            out.append(
-                f"On the {rec['clips']} recorded clips, {', '.join(close)} "
-                f"{'comes' if len(close) == 1 else 'come'} within 10% of "
-                "the ceiling's chrF (and may beat it on other text metrics). That is not good "
-                "signing: a weak BT model emits the frequent words of its training sentences "
-                "whatever it sees, and on so few clips such matches are luck."
-            )
-    capped = [ev["groups"]["all"]["generated"].get("capped") or 0.0 for ev in evals.values()]
-    if min(capped) >= 0.9:
-        out.append(
-            "**No model learned to stop.** In free-running decoding the predicted counter never "
-            "reached the stop threshold, so (almost) every generated clip ran to the "
-            f"{first['settings']['max_frames']}-frame cap and the duration ratios measure the "
-            "cap, not the models. Teacher-forced training fits the counter; honest decoding "
-            "exposes it. Fixing this (longer training, a stop criterion the counter can reach) "
-            "comes before any comparison of the variants."
-        )
-    out.append(
-        "Beating a motionless pose on DTW-MJE is a low bar: DTW lets any sequence that hovers "
-        "near the average posture and moves a little align well. It shows the models learned "
-        "the signing space and some motion, not that they sign the right thing."
-    )
-    for base in ("MLSF", "Prompt2LangGloss"):
-        plc = base + " + RL loss + PLC"
-        if base in evals and plc in evals:
-            b = evals[base]["groups"]["all"]["generated"]["dtw_mje"]
-            p = evals[plc]["groups"]["all"]["generated"]["dtw_mje"]
-            if b is not None and p is not None:
-                better = "lower (better)" if p < b else "higher (worse)"
-                out.append(
-                    f"RL loss + PLC gives {base} a {better} test DTW-MJE at the same step count "
-                    f"({p:.3f} vs {b:.3f}, {_rel(p, b)}). One seed on one tiny corpus: treat a "
-                    "difference of this size as noise until repeated over seeds."
-                )
-    oov = g.get("input_oov")
-    if oov is not None:
-        fs_n = first.get("clips_fingerspelled", 0)
-        out.append(
-            f"**Held-out words are out of vocabulary.** {100 * oov:.0f}% of the test inputs' "
-            f"tokens are unknown to the models: {fs_n} of {first['clips']} test clips are "
-            "fingerspelled words held out from training, and word-level inputs turn every unseen "
-            "word into `<unk>`. On those clips a model cannot know what to spell (the Python API, "
-            "`signllm.api.Translator`, fingerspells such words from letter recordings; this "
-            "evaluation deliberately does not). Only the few recorded sentences test "
-            "translation, and their words are mostly unseen too."
-        )
-    out.append(
-        "**Tiny data.** The demo corpus has ~1.5 hours of signing: 15 PHOENIX and 5 How2Sign "
-        "clips, 4 DSGS signs and ~1350 composed fingerspelled words, and these runs train for "
-        "minutes on a CPU. The numbers show that the pipeline runs end to end and measures "
-        "honestly; they are not a benchmark and say nothing for or against the paper's claims."
-    )
-    return out
+def _get(ev: dict[str, Any], group: str, system: str, key: str) -> float | None:
+    try:
+        return ev["groups"][group][system][key]
+    except (KeyError, TypeError):
+        return None
+
+
+def _per_seed(doc: dict[str, Any], name: str, which: str, group: str, system: str, key: str):
+    return [_get(r[which], group, system, key) for r in doc["runs"][name].values()]
 
 
 def results_markdown(doc: dict[str, Any]) -> str:
-    """docs/results.md."""
-    s = doc["settings"]
-    m = doc["machine"]
-    evals = doc["evaluations"]
-    bt_train = doc["bt"]["training"]
+    """docs/results.md, read off docs/results.json (so the page cannot drift from it)."""
+    runs = doc["runs"]
+    if not runs:
+        return "# Results\n\nNo model was evaluated.\n"
+    names = list(runs)
+    seeds = doc["settings"].get("seeds")
+    first = next(iter(next(iter(runs.values())).values()))["test"]
     lines = [
-        "# Results on the demo corpus (held-out test split)",
+        "# Results on the demo corpus",
         "",
-        "Generated by `python -m experiments.results` (also `bash scripts/make_results.sh`); "
-        f"run started {doc['started']}, {doc['total_seconds'] / 60:.1f} minutes in all. "
-        "Do not edit by hand: rerun the command.",
+        "Written by `bash scripts/make_results.sh` (`python -m experiments.results`); every "
+        "number below is read from `docs/results.json`. Held-out = the test split: fingerspelled "
+        "words that never occur in training, in 20 sign languages, plus a few recorded sentences. "
+        f"{len(names)} variants x seeds {seeds}; mean ± sd over seeds.",
         "",
-        "Every test clip is read by one back-translation (BT) model three times: the recorded "
-        "poses (**ground truth, the BT ceiling**), the poses a model generates from the clip's "
-        "text/gloss without being told the length (**generated**), and the mean training pose "
-        "held still for the true length (**mean-pose floor**). The BT model was trained on "
-        f"{bt_train['trained_on']} only ({bt_train['clips']} clips, preset {bt_train['preset']}, "
-        f"{bt_train['steps']} steps), never on generated output.",
+        "## Main table (test split)",
         "",
+        "DTW-MJE in shoulder widths (lower is better); character accuracy = 1 - CER of the "
+        "fingerspelling reader on fingerspelled clips (its reading of ground truth is the "
+        "ceiling); memorisation = DTW-MJE on the train split's recorded sentences (seen in "
+        "training) divided by the floor's there; body = median per-bone length CV, left/right "
+        "limb mismatch, shoulder-width deviation.",
+        "",
+        "| system | DTW-MJE | DTW-MJE hands | char acc | % of ceiling | memorisation / floor "
+        "| bone CV | limb mismatch | shoulder dev |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    if evals:
-        first = next(iter(evals.values()))
-        lines += [
-            f"Test split: {first['clips']} clips in {len(first['languages'])} sign languages "
-            f"({first['clips_fingerspelled']} composed fingerspelled words, "
-            f"{first['clips'] - first['clips_fingerspelled']} recorded sentences/signs). "
-            f"BLEU signature `{first['signatures']['bleu']}`, chrF `{first['signatures']['chrf']}`. "
-            "Text metrics in percent; DTW-MJE in the store's units (the test clips' median "
-            f"shoulder width is {_fmt(first.get('shoulder_width_median'))} units), lower is "
-            "better; ratios: 1 is ideal; char acc: 0-1.",
-            "",
-            "## All test clips",
-            "",
-            comparison_table(evals, "all"),
-            "",
-        ]
-        for group in ("recorded", "fingerspelled"):
-            if group in first["groups"]:
-                lines += [
-                    f"## {group_label(group).capitalize()}",
-                    "",
-                    comparison_table(evals, group),
-                    "",
-                ]
-        lines += ["## What the numbers show", ""]
-        lines += [f"- {f}" for f in findings(doc)]
-        lines += ["", "## Per language", ""]
-        for name, ev in evals.items():
-            groups = [k for k in ev["groups"] if k not in ("all", "recorded", "fingerspelled")]
-            lines += [
-                "<details>",
-                f"<summary>{name}: rows language x system</summary>",
-                "",
-                results_table(ev, groups),
-                "",
-                "</details>",
-                "",
-            ]
-        lines += ["## Examples (what the BT model read)", ""]
-        ex = next(iter(evals.values())).get("examples") or []
-        if ex:
-            lines += [
-                "| clip | reference | " + " | ".join(SYSTEM_LABELS.values()) + " |",
-                "|---|---|---|---|---|",
-            ]
-            for e in ex:
-                cells = [e["id"], e["reference"]] + [e[k] for k in SYSTEM_LABELS]
-                lines.append(
-                    "| " + " | ".join(c.replace("|", "/") or "(empty)" for c in cells) + " |"
-                )
-            lines += ["", f"(generated column: the {next(iter(evals))} model)", ""]
+    g0 = first.get("groups", {})
+    ceil_fs = _get(first, "all", "ground_truth", "char_acc")
+    lines.append(
+        f"| ground truth (ceiling) | - | - | {_pm([ceil_fs])} | 100% | - | "
+        f"{_pm([_get(first, 'all', 'ground_truth', 'bone_cv')], '{:.4f}')} | "
+        f"{_pm([_get(first, 'all', 'ground_truth', 'limb_mismatch')], '{:.4f}')} | "
+        f"{_pm([_get(first, 'all', 'ground_truth', 'shoulder_dev')], '{:.3f}')} |"
+    )
+    for name in names:
+        acc = _per_seed(doc, name, "test", "all", "generated", "char_acc")
+        pct = [None if a is None or not ceil_fs else 100 * a / ceil_fs for a in acc]
+        memo = []
+        for r in runs[name].values():
+            g, f = (_get(r["train_recorded"], "all", s, "dtw_mje") for s in ("generated", "floor"))
+            memo.append(None if g is None or not f else g / f)
+        lines.append(
+            f"| {name} | {_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'dtw_mje'))} | "
+            f"{_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'dtw_mje_hands'))} | "
+            f"{_pm(acc)} | {_pm(pct, '{:.0f}')}% | {_pm(memo, '{:.2f}')} | "
+            f"{_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'bone_cv'), '{:.4f}')} | "
+            f"{_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'limb_mismatch'), '{:.4f}')}"
+            f" | {_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'shoulder_dev'))} |"
+        )
+    floor = [_get(first, "all", "floor", k) for k in ("dtw_mje", "dtw_mje_hands", "char_acc")]
+    lines.append(
+        f"| mean-pose floor | {_pm([floor[0]])} | {_pm([floor[1]])} | {_pm([floor[2]])} | "
+        f"{_pm([None if floor[2] is None or not ceil_fs else 100 * floor[2] / ceil_fs], '{:.0f}')}"
+        "% | 1.00 | - | - | - |"
+    )
+    lines += ["", *findings(doc), ""]
+
+    # per-language character accuracy
+    langs = [k for k in g0 if k not in ("all", "recorded", "fingerspelled")]
     lines += [
-        "## Setup",
+        "## Character accuracy per language (held-out fingerspelled words)",
         "",
-        f"- models: size `{s['size']}`, {s['steps']} steps, batch {s['batch_size']}, lr {s['lr']}, "
-        f"max clip frames {s['max_clip_frames']}, seed {s['seed']}; dev evaluation every "
-        f"{s['eval_every']} steps on {s['eval_clips']} dev clips picks best/ (lowest dev DTW-MJE)",
-        f"- without RL loss + PLC: `{' '.join(PLC_OFF)}`; with: "
-        f"`{' '.join(PLC_ON + tuple(s.get('plc') or ()))}`",
-        f"- BT: preset `{s['bt_size']}`, {s['bt_steps']} steps, subword target vocabulary <= "
-        f"{s['bt_vocab_size']}, batch {s['bt_batch_size']}, lr {s['bt_lr']}; greedy decoding "
-        f"(beam {s['beam']})"
-        + (
-            f"; dev (ground truth) BLEU-4 {_fmt(bt_train['dev'].get('dev_bleu4'))}, chrF "
-            f"{_fmt(bt_train['dev'].get('dev_chrf'))}"
-            if bt_train.get("dev")
-            else ""
-        ),
-        "- checkpoints evaluated (best/ = lowest dev DTW-MJE): "
-        + "; ".join(
-            f"{name}: step {ev['model'].get('step')} of {s['steps']} (dev DTW-MJE "
-            f"{_fmt(ev['model'].get('best_dev_dtw_mje'), '{:.3f}')})"
-            for name, ev in evals.items()
-        ),
-        "",
-        "## Machine",
-        "",
-        f"- {m['cpu']} ({m['cpu_count']} cores), {m['memory_gib']} GiB RAM, GPU: {m['gpu'] or 'none'}",
-        f"- {m['platform']}, Python {m['python']}, torch {m['torch']}, {m['torch_threads']} torch "
-        f"thread(s), device {m['device']}; load average at start {m['load_average_at_start']} "
-        "(a shared machine: times are indicative)",
-        "",
-        "## Time per step",
-        "",
-        "| step | seconds |",
-        "|---|---|",
+        "| language | words | ground truth (ceiling) | " + " | ".join(names) + " | floor |",
+        "|" + "---|" * (len(names) + 4),
     ]
-    lines += [f"| {k} | {v:.1f} |" for k, v in doc["step_seconds"].items()]
-    lines += [f"| **total** | **{doc['total_seconds']:.1f}** |", ""]
-    if evals:
+    for code in langs:
+        cells = [_pm(_per_seed(doc, n, "test", code, "generated", "char_acc")) for n in names]
+        lines.append(
+            f"| {group_label(code)} | {g0[code].get('fingerspelled', '-')} | "
+            f"{_pm([_get(first, code, 'ground_truth', 'char_acc')])} | "
+            + " | ".join(cells)
+            + f" | {_pm([_get(first, code, 'floor', 'char_acc')])} |"
+        )
+    means = [
+        _pm([
+            float(np.mean([v for v in (_get(r["test"], c, "generated", "char_acc") for c in langs)
+                           if v is not None])) if langs else None
+            for r in runs[n].values()
+        ])
+        for n in names
+    ]  # fmt: skip
+    gt_mean = [_get(first, c, "ground_truth", "char_acc") for c in langs]
+    lines.append(
+        f"| **mean over languages** | | {_pm([float(np.mean([v for v in gt_mean if v is not None]))])} | "
+        + " | ".join(means)
+        + " | |"
+    )
+
+    # letters shared across languages
+    share = doc.get("letter_sharing") or {}
+    rows = share.get("letters") or []
+    if rows:
         lines += [
-            "Evaluation time split (first model): "
-            + ", ".join(
-                f"{k.replace('_', ' ')} {v:.1f} s"
-                for k, v in next(iter(evals.values()))["timing"].items()
-            ),
             "",
+            "## The same letter, different handshapes",
+            "",
+            "Why a model must be told the language: per letter of the 20 fingerspelling "
+            "alphabets, how many distinct handshapes the languages that have it use (hands "
+            f"closer than {share['threshold_hand_sizes']} hand sizes count as the same shape). "
+            "The per-language table above shows whether each mode keeps them apart.",
+            "",
+            "| letter | languages | handshapes | largest groups sharing one handshape |",
+            "|---|---|---|---|",
         ]
-    lines += ["## Commands", "", "The one command, then the equivalent individual commands:", ""]
-    lines += ["```bash", *doc["commands"], "```", ""]
-    return "\n".join(lines)
+        for r in rows:
+            groups = "; ".join(", ".join(g) for g in r["groups"][:3] if len(g) > 1) or "none shared"
+            lines.append(f"| {r['letter']} | {r['languages']} | {r['handshapes']} | {groups} |")
+
+    # bones
+    per_bone = (g0.get("all") or {}).get("bone_cv_per_bone") or {}
+    if per_bone:
+        lines += [
+            "",
+            "## Bone-length variation (coefficient of variation over a clip, test split)",
+            "",
+            "| bone (child joint) | ground truth | " + " | ".join(names) + " |",
+            "|" + "---|" * (len(names) + 2),
+        ]
+        for bone in BONES_SHOWN:
+            gen = []
+            for n in names:
+                vals = []
+                for r in runs[n].values():
+                    pb = (r["test"].get("groups", {}).get("all") or {}).get("bone_cv_per_bone")
+                    vals.append(((pb or {}).get("generated") or {}).get(bone))
+                gen.append(_pm(vals, "{:.4f}"))
+            gt = (per_bone.get("ground_truth") or {}).get(bone)
+            lines.append(f"| {bone} | {_pm([gt], '{:.4f}')} | " + " | ".join(gen) + " |")
+
+    # sentences
+    rec = g0.get("recorded")
+    if rec is not None and _get(first, "recorded", "ground_truth", "chrf") is not None:
+        lines += [
+            "",
+            "## Recorded sentences of the test split (sentence back-translation)",
+            "",
+            "| system | clips | BLEU-4 | chrF | WER | DTW-MJE |",
+            "|---|---|---|---|---|---|",
+            f"| ground truth (ceiling) | {rec['clips']} | "
+            f"{_pm([_get(first, 'recorded', 'ground_truth', 'bleu4')], '{:.2f}')} | "
+            f"{_pm([_get(first, 'recorded', 'ground_truth', 'chrf')], '{:.2f}')} | "
+            f"{_pm([_get(first, 'recorded', 'ground_truth', 'wer')], '{:.1f}')} | - |",
+        ]
+        for n in names:
+            lines.append(
+                f"| {n} | {rec['clips']} | "
+                f"{_pm(_per_seed(doc, n, 'test', 'recorded', 'generated', 'bleu4'), '{:.2f}')} | "
+                f"{_pm(_per_seed(doc, n, 'test', 'recorded', 'generated', 'chrf'), '{:.2f}')} | "
+                f"{_pm(_per_seed(doc, n, 'test', 'recorded', 'generated', 'wer'), '{:.1f}')} | "
+                f"{_pm(_per_seed(doc, n, 'test', 'recorded', 'generated', 'dtw_mje'))} |"
+            )
+        lines.append(
+            f"| mean-pose floor | {rec['clips']} | "
+            f"{_pm([_get(first, 'recorded', 'floor', 'bleu4')], '{:.2f}')} | "
+            f"{_pm([_get(first, 'recorded', 'floor', 'chrf')], '{:.2f}')} | "
+            f"{_pm([_get(first, 'recorded', 'floor', 'wer')], '{:.1f}')} | "
+            f"{_pm([_get(first, 'recorded', 'floor', 'dtw_mje')])} |"
+        )
+
+    m = doc["machine"]
+    lines += [
+        "",
+        "## How it was run",
+        "",
+        f"- machine: {m['cpu']} ({m['cpu_count']} cores), GPU {m['gpu'] or 'none'}, torch "
+        f"{m['torch']}, device {m['device']}, {m['jobs']} jobs at a time; started {doc['started']};"
+        f" total {doc['total_seconds'] / 60:.1f} min",
+        f"- reader: {json.dumps({k: (doc.get('reader') or {}).get(k) for k in ('clips', 'steps', 'selected', 'seconds')})}",
+        "- commands (each run's log is in RUNS/logs):",
+        "",
+        "```",
+        *doc["commands"],
+        "```",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def findings(doc: dict[str, Any]) -> list[str]:
+    """Sentences read off the numbers."""
+    runs = doc["runs"]
+    first = next(iter(next(iter(runs.values())).values()))["test"]
+    ceil = _get(first, "all", "ground_truth", "char_acc")
+    floor_dtw = _get(first, "all", "floor", "dtw_mje")
+    out = []
+    for name in runs:
+        dtw = _stat(_per_seed(doc, name, "test", "all", "generated", "dtw_mje"))[0]
+        acc = _stat(_per_seed(doc, name, "test", "all", "generated", "char_acc"))[0]
+        memo = [
+            (_get(r["train_recorded"], "all", "generated", "dtw_mje"),
+             _get(r["train_recorded"], "all", "floor", "dtw_mje"))
+            for r in runs[name].values()
+        ]  # fmt: skip
+        ratios = [g / f for g, f in memo if g is not None and f]
+        parts = []
+        if dtw is not None and floor_dtw is not None:
+            parts.append(
+                f"DTW-MJE {dtw:.3f} vs the floor's {floor_dtw:.3f} "
+                f"({'below' if dtw < floor_dtw else '**not below**'} the floor)"
+            )
+        if acc is not None and ceil:
+            verdict = "meets" if acc >= 0.8 * ceil else "**misses**"
+            parts.append(
+                f"the reader reads {100 * acc / ceil:.0f}% of the ceiling's character accuracy "
+                f"from its held-out words ({verdict} the 80% aim)"
+            )
+        if ratios:
+            r = float(np.mean(ratios))
+            verdict = "meets" if r <= 0.3 else "**misses**"
+            parts.append(
+                f"on the train split's recorded sentences it reaches {r:.2f}x the floor's "
+                f"DTW-MJE ({verdict} the 0.3x memorisation aim)"
+            )
+        out.append(f"- **{name}**: " + "; ".join(parts) + ".")
+    out.append(
+        "- Tiny data: ~1.5 h of signing, mostly fingerspelled words composed from real letter "
+        "recordings with synthetic transitions, plus 24 recorded clips. These runs show what the "
+        "models learn here; they are not a benchmark of sign language production."
+    )
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -548,46 +585,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m experiments.results", description=__doc__.split("\n\n")[0]
     )
-    p.add_argument("--runs", default="runs/results", help="folder for the store, BT and models")
+    p.add_argument("--runs", default="runs/results", help="folder for the store and all runs")
     p.add_argument("--data", help="store directory (default RUNS/demo_store; built if missing)")
     p.add_argument("--docs", default="docs", help="where results.md and results.json go")
     p.add_argument("--size", default="tiny", help="SignLLM model preset")
-    p.add_argument("--steps", type=int, default=2000, help="training steps of every model")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--steps", type=int, default=3000, help="training steps of every model")
+    p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
+    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--max-clip-frames", type=int, default=300)
     p.add_argument("--eval-every", type=int, default=500, help="dev evaluations (pick best/)")
-    p.add_argument("--eval-clips", type=int, default=16)
+    p.add_argument("--eval-clips", type=int, default=32)
     p.add_argument(
-        "--plc",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
+        "--plc", action="append", default=[], metavar="KEY=VALUE",
         help="extra train config overrides for the RL loss + PLC runs",
-    )
-    p.add_argument("--bt-size", default="tiny", help="BT preset: tiny, small, base")
-    p.add_argument("--bt-steps", type=int, default=3000)
-    p.add_argument("--bt-batch-size", type=int, default=16)
-    p.add_argument("--bt-lr", type=float, default=1e-3)
-    p.add_argument("--bt-vocab-size", type=int, default=250, help="subword pieces (max)")
-    p.add_argument("--bt-eval-every", type=int, default=500, help="keeps the best on dev")
-    p.add_argument("--max-clips", type=int, help="evaluate at most N test clips per model")
-    p.add_argument("--eval-batch-size", type=int, default=32)
-    p.add_argument("--beam", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    )  # fmt: skip
+    p.add_argument("--reader-steps", type=int, default=3000)
+    p.add_argument("--bt-steps", type=int, default=1500, help="0: no sentence BT model")
     p.add_argument("--workers", type=int, default=2, help="corpus build processes")
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch threads (tiny models run fastest on 1)"
-    )
+    p.add_argument("--seed", type=int, default=0, help="corpus seed")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    p.add_argument("--jobs", type=int, default=2, help="runs at a time")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--only", nargs="+", help="run only these variants (slugs, e.g. mlsf)")
-    p.add_argument("--reuse", action="store_true", help="keep BT/models already in RUNS")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--reuse", action="store_true", help="keep what is already in RUNS")
     p.add_argument(
-        "--render-only",
-        action="store_true",
+        "--render-only", action="store_true",
         help="only rewrite DOCS/results.md from DOCS/results.json (no training)",
-    )
+    )  # fmt: skip
     return p
 
 
@@ -599,8 +624,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         docs = Path(args.docs)
         if args.render_only:
-            import json
-
             try:
                 doc = json.loads((docs / "results.json").read_text(encoding="utf-8"))
             except (OSError, ValueError) as e:
@@ -608,8 +631,8 @@ def main(argv: list[str] | None = None) -> int:
             write_text(docs / "results.md", results_markdown(doc))
             print(f"wrote {docs / 'results.md'}")
             return 0
-        if args.steps < 1 or args.bt_steps < 1:
-            raise UsageError("--steps and --bt-steps must be >= 1")
+        if args.steps < 1 or args.reader_steps < 1 or args.bt_steps < 0:
+            raise UsageError("--steps and --reader-steps must be >= 1, --bt-steps >= 0")
         doc = run_all(args)
         write_json(docs / "results.json", doc)
         write_text(docs / "results.md", results_markdown(doc))

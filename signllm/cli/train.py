@@ -163,7 +163,7 @@ def add_train_bt_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="dev evaluation interval; keeps the best (0 = end)",
     )
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    parser.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: auto, the best available)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(func=cmd_train_bt)
 
@@ -189,7 +189,7 @@ def cmd_train_bt(args: argparse.Namespace) -> int:
         lr=args.lr,
         downsample=args.downsample,
         eval_every=args.eval_every,
-        device=args.device,
+        device=None if args.device in (None, "auto") else args.device,
         progress=args.progress,
     )
     print(json.dumps({"out": str(args.out), **cfg["training"]}, ensure_ascii=False))
