@@ -11,12 +11,24 @@ names the field: ``train config field 'lr': must be > 0, got -1.0``.
 
     cfg = TrainConfig(data="store/", out="runs/x", size="tiny", steps=200)
     cfg = apply_overrides(cfg, ["lr=1e-3", "plc.eta=1", "languages=gsg"])
+
+Learning-rate schedule (`signllm.train.trainer.lr_at`): linear warm-up from lr/W to lr over the
+first W = `TrainConfig.warmup` = min(warmup_steps, ceil(warmup_fraction * steps)) steps, so a
+short run is not all warm-up (the defaults give 100 steps at 1000+ steps, 10 at 100, 3 at 30),
+then `decay` (cosine or linear) to min_lr_ratio * lr at `steps`; "none" stays at lr.
+
+Model selection: dev DTW-MJE picks best/. When the store has no `dev_split` clips for the trained
+languages, `train` holds out `dev_holdout` (10%) of the train clips, at most `dev_holdout_max`,
+drawn by `seed`, at least one per language that has two or more; it trains on the rest, logs
+it, and records the held-out ids (checkpoints' config.json "dev_holdout", result.json). With
+fewer than `HOLDOUT_MIN_CLIPS` train clips nothing is held out (also logged): then no best/.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -29,6 +41,7 @@ MODES = ("mlsf", "prompt")
 TOKENIZERS = ("auto", "gloss", "text", "subword")
 DECAYS = ("cosine", "linear", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+HOLDOUT_MIN_CLIPS = 8  # fewer train clips than this: no automatic dev holdout
 
 
 @dataclass
@@ -97,7 +110,9 @@ class TrainConfig:
     mode: str = "mlsf"  # "mlsf" (a group per language) or "prompt" (one shared model)
     languages: list[str] | str = "all"  # codes ("gsg,ase") or "all" languages of the train split
     train_split: str = "train"
-    dev_split: str = "dev"
+    dev_split: str = "dev"  # model selection; without it, a dev set is held out of train:
+    dev_holdout: float = 0.1  # share of train clips held out when the store has no dev split
+    dev_holdout_max: int = 64  # at most this many (0 = never hold out)
     tokenizer: str = "auto"  # inputs: "gloss", "text" (words), "subword"; auto: gloss if present
     subword_vocab_size: int = 8000
     # model
@@ -114,7 +129,8 @@ class TrainConfig:
     steps: int = 1000
     lr: float = 3e-4
     weight_decay: float = 0.01
-    warmup_steps: int = 100
+    warmup_steps: int = 100  # linear warm-up, capped by warmup_fraction (see `warmup_for`)
+    warmup_fraction: float = 0.1  # warm-up <= this share of `steps` (1 = no cap)
     decay: str = "cosine"  # "cosine" | "linear" | "none", down to min_lr_ratio * lr at `steps`
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0  # max global grad norm (0 = off)
@@ -129,12 +145,18 @@ class TrainConfig:
     log_every: int = 10
     log: str | None = None  # JSONL metrics path (default OUT/metrics.jsonl)
     tensorboard: bool = False  # also write TensorBoard events to OUT/tensorboard (optional dep)
-    progress: bool = True  # tqdm bar on rank 0
+    progress: bool = True  # tqdm bar on rank 0 when stderr is a terminal, else log lines
     seed: int = 0
     device: str = "auto"  # "auto" = cuda -> mps -> cpu
+    threads: int = 0  # torch CPU threads (0 = by model size and load: signllm/train/runtime.py)
     resume: bool = False  # continue OUT/last exactly (same config); without OUT/last: a fresh
     # start (or init_from), so "the same command + --resume" restarts a preempted job
     init_from: str | None = None  # start from a checkpoint (MLSF: add languages to it)
+
+    @property
+    def warmup(self) -> int:
+        """Warm-up steps actually used: warmup_steps, capped at warmup_fraction of the run."""
+        return min(self.warmup_steps, math.ceil(self.warmup_fraction * self.steps))
 
     # -- validation ------------------------------------------------------------------------
 
@@ -174,6 +196,8 @@ class TrainConfig:
             "early_stopping_patience",
             "checkpoint_every",
             "num_workers",
+            "threads",
+            "dev_holdout_max",
             "stats_clips",
             "weight_decay",
             "grad_clip",
@@ -183,6 +207,10 @@ class TrainConfig:
                 bad(name, f"must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0:
             bad("lr", f"must be > 0, got {self.lr}")
+        if not 0 <= self.dev_holdout < 1:
+            bad("dev_holdout", f"must be in [0, 1), got {self.dev_holdout}")
+        if not 0 <= self.warmup_fraction <= 1:
+            bad("warmup_fraction", f"must be in [0, 1], got {self.warmup_fraction}")
         if not 0 <= self.min_lr_ratio <= 1:
             bad("min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio}")
         if self.max_frames_per_batch is not None and self.max_frames_per_batch < 1:
@@ -383,6 +411,7 @@ def apply_overrides(cfg: TrainConfig, items: list[str]) -> TrainConfig:
 
 __all__ = [
     "DECAYS",
+    "HOLDOUT_MIN_CLIPS",
     "MODES",
     "TOKENIZERS",
     "ModelOptions",

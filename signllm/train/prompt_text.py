@@ -7,11 +7,16 @@ tagged with its sign language. A checkpoint is a folder: `model.safetensors`, `c
 (settings and training facts), `prompt_tokenizer.json`, `target_vocab.json` (flat, no subfolders).
 
     signllm train-prompt --data data/demo --out runs/prompt_text --steps 600
+
+Progress: a bar on a terminal; otherwise (or `progress=False`, `--no-progress`) plain log lines
+with the step, loss and elapsed time (signllm/train/runtime.py), ~20 per run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,9 @@ from ..models.prompt2langgloss import (
 )
 from ..text.tokenizers import LangWordVocab, SubwordTokenizer, load_tokenizer
 from .checkpoint import write_dir_atomic
+from .runtime import ProgressLog, bar_wanted, set_threads
+
+log = logging.getLogger("signllm.train")
 
 FORMAT = "signllm-prompt-text"
 SMALL = {"d_model": 128, "n_heads": 4, "n_enc_layers": 2, "n_dec_layers": 2, "d_ff": 512}
@@ -61,9 +69,14 @@ def train_prompt_text(
     templates_per_record: int = 2,
     batch_size: int = 64,
     lr: float = 3e-3,
+    threads: int | None = None,
+    progress: bool = True,
     **config: Any,
 ) -> Path:
-    """Fit the text model on the store's `split` and save it to `out` (replaced atomically)."""
+    """Fit the text model on the store's `split` and save it to `out` (replaced atomically).
+
+    `threads` (None/0 = by model size, signllm/train/runtime.py) sets torch's CPU threads.
+    """
     t0 = time.time()
     with Store(data) as store:
         records = store_records(store, split, languages)
@@ -72,7 +85,34 @@ def train_prompt_text(
     model = PromptToLangGloss.from_pairs(
         pairs, gloss_languages=gloss_languages(records), **{**SMALL, **config}
     )
-    losses = model.fit(pairs, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    n_threads = set_threads(threads, sum(p.numel() for p in model.parameters()))
+    log.info(
+        f"train-prompt: {len(pairs)} prompt pairs from {len(records)} clips, {steps} steps, "
+        f"{n_threads} CPU thread(s)"
+    )
+    bar = plog = None
+    if bar_wanted(progress):
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, desc="train prompt", dynamic_ncols=True, file=sys.stderr)
+    else:
+        plog = ProgressLog(steps, "train-prompt")
+
+    def report(step: int, loss: float) -> None:
+        if bar is not None:
+            bar.update(1)
+            if step % 10 == 0 or step == steps:
+                bar.set_postfix(loss=f"{loss:.3f}")
+        elif plog is not None:
+            plog.update(step, loss=loss)
+
+    try:
+        losses = model.fit(
+            pairs, steps=steps, batch_size=batch_size, lr=lr, seed=seed, callback=report
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     info = {
         "format": FORMAT,
         "settings": model.settings(),
@@ -84,6 +124,7 @@ def train_prompt_text(
             "pairs": len(pairs),
             "steps": steps,
             "seed": seed,
+            "threads": n_threads,
             "final_loss": round(float(losses[-1]), 5),
             "seconds": round(time.time() - t0, 1),
         },
