@@ -164,7 +164,7 @@ def test_a_dev_split_is_used_as_is(no_dev: Path, handful: Path, tmp_path: Path) 
 # -- warm-up -----------------------------------------------------------------------------------
 
 
-def test_warmup_scales_with_the_run() -> None:
+def test_warmup_and_evaluation_scale_with_the_run() -> None:
     def cfg(**kw) -> TrainConfig:
         return TrainConfig(data="d", out="o", lr=1.0, min_lr_ratio=0.0, **kw).validate()
 
@@ -176,6 +176,8 @@ def test_warmup_scales_with_the_run() -> None:
     assert [lr_at(s, short) for s in range(3)] == pytest.approx([1 / 3, 2 / 3, 1.0])
     assert lr_at(3, short) == pytest.approx(1.0) and lr_at(30, short) == pytest.approx(0.0)
     assert lr_at(16, short) == pytest.approx(0.5 * (1 + math.cos(math.pi * 13 / 27)))
+    assert cfg(steps=30).eval_interval == 3 and cfg(steps=5000).eval_interval == 200
+    assert cfg(steps=30, eval_every=0).eval_interval == 0
     with pytest.raises(UsageError, match="warmup_fraction"):
         apply_overrides(TrainConfig(data="d", out="o"), ["warmup_fraction=2"]).validate()
 

@@ -32,6 +32,8 @@ _HELP = {
     "dev_holdout_max": "at most this many held-out dev clips (0 = never hold out)",
     "warmup_steps": "linear warm-up steps, capped at warmup_fraction of --steps",
     "warmup_fraction": "warm-up is at most this share of --steps (1 = no cap)",
+    "eval_every": "steps between dev evaluations (0 = at the end; default: 200, or a tenth of "
+    "a shorter run)",
     "progress": "progress bar on a terminal (else, or with --no-progress: log lines)",
 }
 

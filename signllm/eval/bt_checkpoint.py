@@ -16,6 +16,7 @@ encoded model inputs stay in memory) and `train_backtranslation` refuses any cli
 ``meta.extra["generated"]`` is set, so a store of model output can never become BT training data.
 Selection (`keep_best`) uses the dev split's *ground-truth* poses.
 
+    signllm train-bt --data data/demo --out runs/bt          # preset and steps fit the corpus
     signllm train-bt --data data/demo --out runs/bt --size base --steps 3000
     train_bt_main("data/demo", "runs/bt", preset="tiny", steps=200)   # the same from Python
 """

@@ -22,6 +22,7 @@ languages, `train` holds out `dev_holdout` (10%) of the train clips, at most `de
 drawn by `seed`, at least one per language that has two or more; it trains on the rest, logs
 it, and records the held-out ids (checkpoints' config.json "dev_holdout", result.json). With
 fewer than `HOLDOUT_MIN_CLIPS` train clips nothing is held out (also logged): then no best/.
+Dev evaluations run every `eval_every` steps, by default every 200 or a tenth of a shorter run.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ class TrainConfig:
     bf16: bool = True  # bf16 autocast, on CUDA only (CPU/MPS stay float32)
     plc: PLCOptions = field(default_factory=PLCOptions)
     # evaluation, checkpoints, logging
-    eval_every: int = 200  # steps between dev evaluations (0 = only at the end)
+    eval_every: int | None = None  # steps between dev evaluations (0 = only at the end;
+    # None = `eval_interval`: 200, or a tenth of a shorter run, so best/ can catch an early best)
     eval_clips: int = 16  # dev clips decoded honestly for DTW-MJE (bounded: decoding is slow)
     eval_loss_clips: int = 256  # dev clips for the teacher-forced dev loss
     early_stopping_patience: int = 0  # evaluations without a better dev DTW-MJE (0 = off)
@@ -157,6 +159,14 @@ class TrainConfig:
     def warmup(self) -> int:
         """Warm-up steps actually used: warmup_steps, capped at warmup_fraction of the run."""
         return min(self.warmup_steps, math.ceil(self.warmup_fraction * self.steps))
+
+    @property
+    def eval_interval(self) -> int:
+        """Steps between dev evaluations (0 = at the end only): eval_every, or by default 200
+        capped at a tenth of the run (ten evaluations: a run that gets worse keeps its best)."""
+        if self.eval_every is not None:
+            return self.eval_every
+        return min(200, max(1, math.ceil(self.steps / 10)))
 
     # -- validation ------------------------------------------------------------------------
 
@@ -190,7 +200,6 @@ class TrainConfig:
                 bad(name, f"must be >= 1, got {getattr(self, name)}")
         non_negative = (
             "warmup_steps",
-            "eval_every",
             "eval_clips",
             "eval_loss_clips",
             "early_stopping_patience",
@@ -207,6 +216,8 @@ class TrainConfig:
                 bad(name, f"must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0:
             bad("lr", f"must be > 0, got {self.lr}")
+        if self.eval_every is not None and self.eval_every < 0:
+            bad("eval_every", f"must be >= 0 or none, got {self.eval_every}")
         if not 0 <= self.dev_holdout < 1:
             bad("dev_holdout", f"must be in [0, 1), got {self.dev_holdout}")
         if not 0 <= self.warmup_fraction <= 1:

@@ -895,7 +895,8 @@ class Trainer:
                     if plog is not None:
                         plog.update(self.step, loss=g["loss"], lr=m["lr"])
                     frames_acc, t0 = 0, time.perf_counter()
-                do_eval = (cfg.eval_every and self.step % cfg.eval_every == 0) or last
+                every = cfg.eval_interval
+                do_eval = (every and self.step % every == 0) or last
                 if do_eval:
                     stop = False
                     if self.dev is not None:
