@@ -123,6 +123,8 @@ def test_holdout_trains_on_the_rest_logs_and_keeps_best_by_dev_dtw(
         if "dev_dtw_mje" in x
     ]
     assert [e["step"] for e in evals] == [2, 4, 6]
+    floors = {e["dev_floor_dtw_mje"] for e in evals}  # the same mean pose on the same clips
+    assert len(floors) == 1 and floors.pop() > 0
     scores = [e["dev_dtw_mje"] for e in evals]
     best_step = evals[scores.index(min(scores))]["step"]  # strict improvement: first minimum
     best = json.loads((tmp_path / "run" / "best" / "config.json").read_text())

@@ -289,6 +289,7 @@ class Trainer:
         self.bad_evals = 0
         self.metrics_path = Path(cfg.log) if cfg.log else self.out / "metrics.jsonl"
         self._tb: Any = None
+        self._floor: np.ndarray | None = None  # mean training pose when not normalising
 
         resume_state: dict[str, Any] | None = None
         resuming = cfg.resume and (resolve(self.last_dir) / CONFIG).exists()
@@ -759,7 +760,7 @@ class Trainer:
                 c_sum += float(out["counter_loss"]) * cc
                 p_cnt, c_cnt = p_cnt + pc, c_cnt + cc
             pose_l, counter_l = p_sum / max(p_cnt, 1e-8), c_sum / max(c_cnt, 1)
-            scores, ratios = [], []
+            scores, ratios, floors = [], [], []
             for batch in iter_eval_batches(self.dev, cfg.eval_clips, cfg.batch_size):
                 b = batch.to(self.device)
                 with self._autocast():
@@ -770,17 +771,33 @@ class Trainer:
                     true = self.store[cid]
                     scores.append(dtw_mje(pred, true.data, None, true.mask))
                     ratios.append(n / true.num_frames)
+                    still = np.broadcast_to(self._floor_mean(), true.data.shape)
+                    floors.append(dtw_mje(still, true.data, None, true.mask))
         finally:
             model.train(was)
         finite = [s for s in scores if math.isfinite(s)]
+        finite_floor = [s for s in floors if math.isfinite(s)]
         return {
             "dev_loss": pose_l + self._counter_weight * counter_l,
             "dev_pose_loss": pose_l,
             "dev_counter_loss": counter_l,
             "dev_dtw_mje": float(np.mean(finite)) if finite else math.nan,
+            # the mean training pose held for the true length: what a model must beat
+            "dev_floor_dtw_mje": float(np.mean(finite_floor)) if finite_floor else math.nan,
             "dev_clips": len(scores),
             "dev_length_ratio": float(np.mean(ratios)) if ratios else math.nan,
         }
+
+    def _floor_mean(self) -> np.ndarray:
+        """(J, 3) mean training pose (the normalisation mean; computed once when not normalising)."""
+        if self.cfg.normalize:
+            return self.stats.mean
+        if self._floor is None:
+            c = self.cfg
+            self._floor = compute_stats(
+                self.store, c.train_split, self.trained, c.stats_clips, c.seed
+            ).mean
+        return self._floor
 
     # -- logging -----------------------------------------------------------------------------
 
@@ -912,7 +929,8 @@ class Trainer:
                         self._log({"step": self.step, **last_eval, "best_dev_dtw_mje": self.best})
                         line = (
                             f"step {self.step}: dev loss {last_eval['dev_loss']:.4f}, "
-                            f"DTW-MJE {score:.4f} (best {self.best:.4f})"
+                            f"DTW-MJE {score:.4f} (best {self.best:.4f}, mean-pose floor "
+                            f"{last_eval['dev_floor_dtw_mje']:.4f})"
                             if self.best is not None
                             else f"step {self.step}: dev loss {last_eval['dev_loss']:.4f}"
                         )
@@ -939,6 +957,13 @@ class Trainer:
         digests = D.all_gather_object(weights_digest(self.model))
         if info.world_size > 1 and len(set(digests)) > 1:
             log.warning("DDP ranks ended with different weights: %s", digests)
+        floor = last_eval.get("dev_floor_dtw_mje", math.nan)
+        if self.best is not None and math.isfinite(floor) and self.best >= floor:
+            self._say(
+                f"warning: the best dev DTW-MJE ({self.best:.4f}) does not beat the mean-pose "
+                f"floor ({floor:.4f}): the model has not learned to sign this data better than "
+                "standing still (more data, or a dev set that resembles it)"
+            )
         best_dir = str(self.best_dir) if (self.best_dir / CONFIG).exists() else None
         result = TrainResult(
             out=str(self.out),
