@@ -92,6 +92,7 @@ def test_holdout_is_deterministic_per_language_and_never_for_a_handful(
     seeds = {tuple(sorted(holdout_ids(store, "train", ["gsg"], 0.1, 64, seed=s))) for s in range(6)}
     assert len(seeds) > 1  # the seed picks the clips
     assert len(holdout_ids(store, "train", ["gsg"], 0.1, 1, seed=0)) == 1  # the cap
+    assert len(holdout_ids(store, "train", ["gsg"], 0.05, 64, seed=0)) == 2  # the minimum
     assert len(holdout_ids(store, "train", ["gsg"], 0.5, 64, seed=0)) == 8
     assert holdout_ids(store, "train", ["gsg"], 0.0, 64, seed=0) == []
     assert holdout_ids(Store(handful), "train", ["gsg"], 0.1, 64, seed=0) == []

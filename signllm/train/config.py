@@ -18,8 +18,9 @@ short run is not all warm-up (the defaults give 100 steps at 1000+ steps, 10 at 
 then `decay` (cosine or linear) to min_lr_ratio * lr at `steps`; "none" stays at lr.
 
 Model selection: dev DTW-MJE picks best/. When the store has no `dev_split` clips for the trained
-languages, `train` holds out `dev_holdout` (10%) of the train clips, at most `dev_holdout_max`,
-drawn by `seed`, at least one per language that has two or more; it trains on the rest, logs
+languages, `train` holds out `dev_holdout` (10%) of the train clips, at least `HOLDOUT_MIN_DEV`
+(2), at most `dev_holdout_max`, drawn by `seed`, at least one per language that has two or
+more (so the minimum and the cap bend to that); it trains on the rest, logs
 it, and records the held-out ids (checkpoints' config.json "dev_holdout", result.json). With
 fewer than `HOLDOUT_MIN_CLIPS` train clips nothing is held out (also logged): then no best/.
 Dev evaluations run every `eval_every` steps, by default every 200 or a tenth of a shorter run.
@@ -43,6 +44,7 @@ TOKENIZERS = ("auto", "gloss", "text", "subword")
 DECAYS = ("cosine", "linear", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 HOLDOUT_MIN_CLIPS = 8  # fewer train clips than this: no automatic dev holdout
+HOLDOUT_MIN_DEV = 2  # an automatic dev set has at least this many clips (one is too noisy)
 
 
 @dataclass
@@ -423,6 +425,7 @@ def apply_overrides(cfg: TrainConfig, items: list[str]) -> TrainConfig:
 __all__ = [
     "DECAYS",
     "HOLDOUT_MIN_CLIPS",
+    "HOLDOUT_MIN_DEV",
     "MODES",
     "TOKENIZERS",
     "ModelOptions",
