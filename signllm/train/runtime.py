@@ -3,10 +3,10 @@
 Threads. torch's default (one thread per core) is the worst choice for the small models this
 project trains on CPU: a tiny model's matrices are too small to split, so extra threads only
 spin and wait, and on a shared machine they fight other processes (measured 5.6 s/step with the
-default vs 0.15 s/step on one thread for `train --size tiny` on a busy 2-core machine). The rule,
-from the figures in `default_threads`: one thread for models under `SMALL_MODEL_PARAMS`; bigger
-models get up to `MAX_AUTO_THREADS` of the cores this process may use, fewer when the machine is
-already loaded (the 1-minute load average says how many cores others use). `--threads N` on
+default vs 0.15 s/step on one thread for `train --size tiny` on a busy 2-core machine; see the
+figures in `default_threads`). The rule: one thread for models under `SMALL_MODEL_PARAMS`
+(tiny); bigger ones (pt-base and up) get the idle cores, at most `MAX_AUTO_THREADS` (the
+1-minute load average says how many cores others keep busy). `--threads N` on
 train, train-bt, train-prompt and the benches overrides it. Under torchrun every rank takes its
 share of the cores.
 
@@ -53,10 +53,14 @@ def idle_cores() -> float:
 def default_threads(parameters: int, world_size: int = 1) -> int:
     """The thread count for training a model of `parameters` weights on CPU.
 
-    Measured on a shared 2-core machine, 30 steps each (docs in the module docstring):
-    tiny (~0.5M parameters) is fastest on one thread at every load; PT-base gains from a second
-    thread only when a core is idle. So: 1 below SMALL_MODEL_PARAMS, else the idle cores per
-    rank, between 1 and MAX_AUTO_THREADS.
+    Measured with `signllm train` on the demo corpus (batch 8, steps 5..29 of 30), on a 2-core
+    machine shared with other jobs (1-minute load 5 to 9):
+        tiny (0.2M per group)  1 thread 2.21 steps/s   2 threads 0.11 steps/s  (20x slower)
+        pt-base (15M)          1 thread 0.16 steps/s   2 threads < 0.02 steps/s (> 8x slower)
+    Extra threads on busy cores only wait. So: 1 below SMALL_MODEL_PARAMS; a bigger model gets
+    the cores that are idle (usable cores minus the load average) per rank, between 1 and
+    MAX_AUTO_THREADS, which is 1 on a machine as busy as the one measured (the idle-core branch
+    could not be measured there: no core was ever idle).
     """
     if parameters < SMALL_MODEL_PARAMS:
         return 1
