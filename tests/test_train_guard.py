@@ -181,6 +181,11 @@ def test_warmup_and_evaluation_scale_with_the_run() -> None:
     assert lr_at(16, short) == pytest.approx(0.5 * (1 + math.cos(math.pi * 13 / 27)))
     assert cfg(steps=30).eval_interval == 3 and cfg(steps=5000).eval_interval == 200
     assert cfg(steps=30, eval_every=0).eval_interval == 0
+    due = [s for s in range(1, 1001) if cfg(steps=1000).eval_due(s)]
+    assert due == [10, 20, 40, 80, *range(100, 1001, 100)]  # early checks, then every 100
+    assert [s for s in range(1, 31) if cfg(steps=30).eval_due(s)] == list(range(3, 31, 3))
+    assert [s for s in range(1, 501) if cfg(steps=500, eval_every=250).eval_due(s)] == [250, 500]
+    assert not any(cfg(steps=50, eval_every=0).eval_due(s) for s in range(1, 51))
     with pytest.raises(UsageError, match="warmup_fraction"):
         apply_overrides(TrainConfig(data="d", out="o"), ["warmup_fraction=2"]).validate()
 

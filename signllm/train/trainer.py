@@ -914,8 +914,7 @@ class Trainer:
                     if plog is not None:
                         plog.update(self.step, loss=g["loss"], lr=m["lr"])
                     frames_acc, t0 = 0, time.perf_counter()
-                every = cfg.eval_interval
-                do_eval = (every and self.step % every == 0) or last
+                do_eval = cfg.eval_due(self.step) or last
                 if do_eval:
                     stop = False
                     if self.dev is not None:
