@@ -931,7 +931,7 @@ class Trainer:
                         line = (
                             f"step {self.step}: dev loss {last_eval['dev_loss']:.4f}, "
                             f"DTW-MJE {score:.4f} (best {self.best:.4f}, mean-pose floor "
-                            f"{last_eval['dev_floor_dtw_mje']:.4f})"
+                            f"{last_eval.get('dev_floor_dtw_mje', math.nan):.4f})"
                             if self.best is not None
                             else f"step {self.step}: dev loss {last_eval['dev_loss']:.4f}"
                         )
