@@ -134,6 +134,20 @@ def test_holdout_trains_on_the_rest_logs_and_keeps_best_by_dev_dtw(
     assert math.isclose(result.best_dev_dtw_mje, min(scores))
 
 
+def test_evaluate_finds_the_held_out_dev_clips(no_dev: Path, tmp_path: Path) -> None:
+    from signllm.eval.runner import evaluate
+
+    result = train(tiny(no_dev, tmp_path / "run", steps=2))
+    bt = tmp_path / "bt"
+    train_bt_main(no_dev, bt, steps=2, tokenizer="word", batch_size=4, progress=False, threads=1)
+    scores = evaluate(result.last, bt, no_dev, split="dev", progress=False, device="cpu")
+    assert scores["clips"] == 2 == len(result.dev_holdout)
+    assert sorted(c["id"] for c in scores["per_clip"]) == sorted(result.dev_holdout)
+    assert "13 clips" in scores["settings"]["floor"]  # the floor's mean pose: training clips only
+    with pytest.raises(UsageError, match="no split 'test'"):
+        evaluate(result.last, bt, no_dev, split="test", progress=False, device="cpu")
+
+
 def test_resume_keeps_the_held_out_clips(no_dev: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     first = train(tiny(no_dev, out, steps=3, seed=4))

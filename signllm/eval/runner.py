@@ -275,6 +275,10 @@ def evaluate(
     bt = load_bt_checkpoint(bt_ckpt, dev)
     store = Store(data_dir)
     timing["load_models"] = time.perf_counter() - t
+    held = [i for i in gen.ck.config.get("dev_holdout") or [] if i in store]
+    dev_name = (gen.ck.config.get("train") or {}).get("dev_split") or "dev"
+    if split == dev_name and split not in store.splits and held:  # `train` held these out
+        store = store.with_split(held, split)
     if split not in store.splits:
         raise UsageError(
             f"the store {store.path} has no split {split!r} (it has: {', '.join(store.splits)})"
