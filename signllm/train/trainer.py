@@ -238,8 +238,9 @@ def holdout_ids(
     """The train clips to hold out as a dev set when a store has none ([] = hold out nothing).
 
     round(fraction * clips) in all but at least HOLDOUT_MIN_DEV (one clip's DTW-MJE is too noisy
-    to select on: on 10 PHOENIX sentences, best/ by one held-out clip was 2-4% worse than the
-    mean pose on the test split, by two 1% better), at most `cap`; spread over languages by
+    to select on: 10 PHOENIX train sentences, 100-1000 steps, best/ chosen by one held-out clip
+    was 1-3% worse than the mean pose on the 5 test sentences, by two 0.5-1.5% better), at most
+    `cap`; spread over languages by
     their share, at least one from each language with two or more clips, never a language's
     last one; none when fewer than HOLDOUT_MIN_CLIPS clips. Each language's clips are ranked by SHA-256(seed, id):
     the same seed holds out the same clips, and clips added to a store later do not reshuffle
