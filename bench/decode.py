@@ -40,6 +40,7 @@ from signllm.models.progressive import (  # noqa: E402
     ProgressiveTransformer,
     preset_config,
 )
+from signllm.train.runtime import set_threads  # noqa: E402
 
 
 def _naive_pt() -> type:
@@ -118,15 +119,16 @@ def at(times: list[float], i: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=200)
-    ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch threads (default: signllm's rule for pt-base)"
+    )
     ap.add_argument("--repeats", type=int, default=2, help="runs per setting; the best counts")
     ap.add_argument("--full", action="store_true", help="also the baseline at batch 32 (slow)")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     n = args.frames
     torch.manual_seed(0)
     model = ProgressiveTransformer(preset_config("pt-base", vocab_size=404, pose_dim=150)).eval()
+    set_threads(args.threads, sum(p.numel() for p in model.parameters()))
     torch.manual_seed(0)
     naive = _naive_pt()(404, 151).eval()
 

@@ -286,6 +286,7 @@ def bench_end_to_end(store: Path, out: Path, steps: int, warmup: int) -> dict:
         eval_loss_clips=0,
         progress=False,
         stats_clips=200,
+        threads=torch.get_num_threads(),  # what main() chose (--threads or the default rule)
     ).validate()
     t = Trainer(cfg, D.setup("cpu"))
     stamps: list[float] = []
@@ -368,19 +369,24 @@ def bench_memory(root: Path, n: int, steps: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
-    ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch threads (default: signllm's rule for pt-base)"
+    )
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds ours/baseline")
     ap.add_argument("--clips", type=int, default=300, help="N of the memory comparison")
     ap.add_argument("--memory-steps", type=int, default=30)
     ap.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.memory_child:
         memory_child(args.memory_child[0], args.memory_child[1], int(args.memory_child[2]))
         return
 
+    from signllm.train.runtime import set_threads
+
+    pt_base = ProgressiveTransformer(preset_config("pt-base", vocab_size=404, pose_dim=150))
+    set_threads(args.threads, sum(p.numel() for p in pt_base.parameters()))
+    del pt_base
     settings = {"size": "pt-base", "batch": "8 clips x 120..180 frames", "steps": args.steps}
     result: dict = {}  # measured in this run
     with tempfile.TemporaryDirectory() as tmp:

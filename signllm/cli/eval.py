@@ -64,7 +64,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         languages=langs,
         max_clips=args.max_clips,
-        clips=args.clips,
+        clip_kinds=args.clips,
         beam=args.beam,
         progress=args.progress,
         batch_size=args.batch_size,

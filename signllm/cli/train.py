@@ -27,7 +27,23 @@ _HELP = {
     "resume": "continue OUT/last exactly",
     "init_from": "start from a checkpoint; MLSF: new --languages are added as new groups",
     "tokenizer": "input tokens: auto (gloss if present, else text), gloss, text, subword",
+    "threads": "torch CPU threads (0 = 1 for small models, more for big ones on idle cores)",
+    "dev_holdout": "share of train clips held out as dev when the store has no dev split",
+    "dev_holdout_max": "at most this many held-out dev clips (0 = never hold out)",
+    "warmup_steps": "linear warm-up steps, capped at warmup_fraction of --steps",
+    "warmup_fraction": "warm-up is at most this share of --steps (1 = no cap)",
+    "eval_every": "steps between dev evaluations (0 = at the end; default: 200, or a tenth of "
+    "a shorter run)",
+    "progress": "progress bar on a terminal (else, or with --no-progress: log lines)",
 }
+
+THREADS_HELP = "torch CPU threads (default: 1 for small models, more for big ones on idle cores)"
+
+
+def _log_to_stderr() -> None:
+    """Progress and notices go to stderr as `signllm: ...` lines (the result JSON to stdout)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="signllm: %(message)s", stream=sys.stderr)
 
 
 # --- signllm train ----------------------------------------------------------------------------
@@ -99,8 +115,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..train.trainer import train
 
     cfg = config_from_args(args)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="signllm: %(message)s", stream=sys.stderr)
+    _log_to_stderr()
     result = train(cfg)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 prints
         print(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -116,9 +131,11 @@ def register_train(sub: Any) -> None:
 def cmd_train_prompt(args: argparse.Namespace) -> int:
     from ..train.prompt_text import train_prompt_text
 
+    _log_to_stderr()
     langs = args.languages.split(",") if args.languages else None
     out = train_prompt_text(args.data, args.out, split=args.split, languages=langs,
-                            steps=args.steps, seed=args.seed)  # fmt: skip
+                            steps=args.steps, seed=args.seed, threads=args.threads,
+                            progress=args.progress)  # fmt: skip
     print(f"wrote {out}")
     return 0
 
@@ -131,6 +148,10 @@ def register_train_prompt(sub: Any) -> None:
     p.add_argument("--languages", help="comma-separated codes (default: every language)")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help=THREADS_HELP)
+    p.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="log lines, never a bar"
+    )
     p.set_defaults(func=cmd_train_prompt)
 
 
@@ -147,8 +168,18 @@ def add_train_bt_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--languages", help="comma-separated codes (default: all in the split)")
     parser.add_argument("--target", choices=TARGETS, default="text", help="what to read back")
-    parser.add_argument("--size", choices=list(BT_SIZES), default="base", help="BT preset")
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument(
+        "--size",
+        choices=["auto", *BT_SIZES],
+        default="auto",
+        help="BT preset (auto: tiny < 2,000 clips, small < 20,000, else base)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=0,
+        help="optimizer steps (0 = auto: ~30 passes over the clips, 200..3,000)",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
@@ -163,8 +194,13 @@ def add_train_bt_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="dev evaluation interval; keeps the best (0 = end)",
     )
-    parser.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: auto, the best available)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument(
+        "--device", default=None, help="auto, cpu, cuda, mps (default: auto, the best available)"
+    )
+    parser.add_argument("--threads", type=int, default=0, help=THREADS_HELP)
+    parser.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="log lines, never a bar"
+    )
     parser.set_defaults(func=cmd_train_bt)
 
 
@@ -172,6 +208,7 @@ def cmd_train_bt(args: argparse.Namespace) -> int:
     """Train and save; print the checkpoint's training record as JSON."""
     from ..eval.bt_checkpoint import train_bt_main
 
+    _log_to_stderr()
     langs = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
     cfg = train_bt_main(
         args.data,
@@ -191,6 +228,7 @@ def cmd_train_bt(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         device=None if args.device in (None, "auto") else args.device,
         progress=args.progress,
+        threads=args.threads,
     )
     print(json.dumps({"out": str(args.out), **cfg["training"]}, ensure_ascii=False))
     return 0

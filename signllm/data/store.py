@@ -73,6 +73,7 @@ shoulder widths; write ~50k frames/s, read ~300k frames/s; lzma: -5% bytes, 2.5x
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import lzma
 import math
@@ -791,6 +792,17 @@ class Store:
 
     def ids(self, split: str | None = None, language: str | None = None) -> list[str]:
         return [self._id_list[i] for i in self._select(split, language)]
+
+    def with_split(self, clip_ids: Iterable[str], split: str) -> Store:
+        """A read-only view of this store in which `clip_ids` belong to `split` (e.g. a dev set
+        held out of train at training time); the files and this store stay untouched."""
+        view = copy.copy(self)
+        view._fds = {}  # its own descriptors: closing one never closes the other's
+        view._splits = dict(self._splits)
+        code = view._splits.setdefault(split, len(view._splits))
+        view._split = self._split.copy()
+        view._split[[self._index[c] for c in clip_ids]] = code
+        return view
 
     def row(self, clip_id: str) -> dict[str, Any]:
         try:

@@ -18,6 +18,7 @@ encoded model inputs stay in memory) and `train_backtranslation` refuses any cli
 ``meta.extra["generated"]`` is set, so a store of model output can never become BT training data.
 Selection (`keep_best`) uses the dev split's *ground-truth* poses.
 
+    signllm train-bt --data data/demo --out runs/bt          # preset and steps fit the corpus
     signllm train-bt --data data/demo --out runs/bt --size base --steps 3000
     train_bt_main("data/demo", "runs/bt", preset="tiny", steps=200)   # the same from Python
 """
@@ -58,6 +59,22 @@ log = logging.getLogger("signllm.eval")
 
 # models.backtranslation.BT_PRESETS plus "small", between tiny and base (minutes on a CPU)
 BT_SIZES = ("tiny", "small", "base")
+
+
+def bt_defaults(clips: int, batch_size: int = 16) -> tuple[str, int]:
+    """(preset, steps) that fit a corpus of `clips` training clips: `train-bt`'s defaults.
+
+    Preset: tiny below 2,000 clips, small below 20,000, base above (the base preset on a few
+    hundred clips takes hours on a CPU and overfits). Steps: about 30 passes over the clips,
+    rounded up to a hundred, between 200 and 3,000; e.g. 300 clips -> tiny, 600 steps; 990
+    clips -> tiny, 1,900 steps; 50,000 clips -> base, 3,000 steps.
+    """
+    preset = "tiny" if clips < 2_000 else "small" if clips < 20_000 else "base"
+    per_epoch = -(-max(1, clips) // max(1, batch_size))
+    steps = min(3_000, max(200, -(-30 * per_epoch // 100) * 100))
+    return preset, steps
+
+
 _SMALL = dict(d_model=128, n_heads=4, n_enc_layers=2, n_dec_layers=2, d_ff=256, dropout=0.1)
 
 
@@ -193,8 +210,8 @@ def train_bt_main(
     dev_split: str | None = "dev",
     languages: Sequence[str] | None = None,
     target: str = "text",
-    preset: str = "base",
-    steps: int = 3000,
+    preset: str = "auto",
+    steps: int = 0,
     seed: int = 0,
     tokenizer: str = "subword",
     vocab_size: int = 1000,
@@ -205,8 +222,13 @@ def train_bt_main(
     dev_clips: int = 200,
     device: str | None = None,
     progress: bool = True,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Train a BT model on the ground-truth clips of `split` of a store; save; return its config.
+
+    `preset` "auto" and `steps` 0 take `bt_defaults` for the number of usable clips. Progress:
+    a bar when `progress` and stderr is a terminal, else plain log lines (step, loss, elapsed
+    time). `threads` (None/0 = `signllm.train.runtime.default_threads`) sets torch's CPU threads.
 
     The tokenizer is built from the targets of `split` only. `dev_split` (ground truth, at most
     `dev_clips` of it) picks the best evaluation (lowest dev loss) when `eval_every` > 0, else it
@@ -214,6 +236,7 @@ def train_bt_main(
     """
     from ..metrics.text import text_scores
     from ..models.backtranslation import BT_PRESETS, bt_config, train_backtranslation
+    from ..train.runtime import ProgressLog, bar_wanted, set_threads
 
     if target not in TARGETS:
         raise UsageError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
@@ -242,30 +265,51 @@ def train_bt_main(
         dev = StoreClips(store, dev_ids) if dev_ids else None
     longest = max(len(tok.encode(t)) for t in texts)
     max_len = int(longest * 1.5) + 10
+    auto_preset, auto_steps = bt_defaults(len(usable), batch_size)
+    preset = auto_preset if preset == "auto" else preset
+    steps = steps if steps and steps > 0 else auto_steps
     if preset not in BT_SIZES:
-        raise UsageError(f"unknown BT size {preset!r}; choose from {', '.join(BT_SIZES)}")
+        raise UsageError(f"unknown BT size {preset!r}; choose from auto, {', '.join(BT_SIZES)}")
     size = _SMALL if preset == "small" else BT_PRESETS[preset]
     config = bt_config("tiny", **size, vocab_size=tok.vocab_size, downsample=downsample)
     log_every = max(1, min(50, steps // 20))
+    torch_threads = None
+    if device in (None, "cpu") or threads:  # the rule needs the size: a throwaway model
+        from ..models.backtranslation import BackTranslationModel
 
-    bar = None
-    if progress:
+        n = BackTranslationModel(config).count_parameters() if not threads else 0
+        torch_threads = set_threads(threads, n)  # (training reseeds: no effect on its RNG)
+    log.info(
+        f"train-bt: {preset} preset, {steps} steps, {len(usable)} clips "
+        f"({sum(int(r['frames']) for r in usable)} frames), dev {len(dev) if dev else 0} clips"
+        + (f", {torch_threads} CPU thread(s)" if torch_threads else "")
+    )
+
+    bar = plog = None
+    if bar_wanted(progress):
         from tqdm import tqdm
 
         bar = tqdm(total=steps, desc="train BT", dynamic_ncols=True, file=sys.stderr)
+    else:
+        plog = ProgressLog(steps, "train-bt", every=log_every, logger=log)
 
     def callback(entry: dict[str, Any]) -> None:
-        if bar is None:
-            return
         if "loss" in entry:
-            bar.n = entry["step"]
-            bar.set_postfix(loss=f"{entry['loss']:.3f}")
-            bar.refresh()
+            if bar is not None:
+                bar.n = entry["step"]
+                bar.set_postfix(loss=f"{entry['loss']:.3f}")
+                bar.refresh()
+            elif plog is not None:
+                plog.update(entry["step"], loss=entry["loss"], lr=entry.get("lr"))
         if "dev_loss" in entry:
-            bar.write(
+            line = (
                 f"step {entry['step']}: dev loss {entry['dev_loss']:.3f}, "
                 f"BLEU-4 {entry.get('dev_bleu4', float('nan')):.2f}"
             )
+            if bar is not None:
+                bar.write(line)
+            else:
+                log.info(f"train-bt {line}")
 
     try:
         model, history = train_backtranslation(
@@ -307,6 +351,7 @@ def train_bt_main(
         "tokenizer": tokenizer,
         "batch_size": batch_size,
         "lr": lr,
+        "threads": torch_threads,
         "device": str(next(model.parameters()).device),
         "parameters": model.count_parameters(),
         "seconds": round(seconds, 1),

@@ -250,11 +250,11 @@ def evaluate(
     device: str = "auto",
     per_clip: bool = True,
     reader_ckpt: str | Path | None = None,
-    clips: str = "all",
+    clip_kinds: str = "all",
 ) -> dict[str, Any]:
     """Evaluate a model checkpoint on `split` of a store; see module doc.
 
-    `clips`: "all", or only the "recorded" or "fingerspelled" ones (e.g. recorded clips of the
+    `clip_kinds`: "all", or only the "recorded" or "fingerspelled" ones (e.g. recorded clips of the
     train split: can the decoder reproduce real signing it has seen?).
 
     `bt_ckpt` (a `train-bt` checkpoint) adds the text metrics, `reader_ckpt` (a `train-reader`
@@ -266,8 +266,8 @@ def evaluate(
     """
     from ..train.distributed import pick_device
 
-    if clips not in ("all", "recorded", "fingerspelled"):
-        raise UsageError(f"clips must be all, recorded or fingerspelled, got {clips!r}")
+    if clip_kinds not in ("all", "recorded", "fingerspelled"):
+        raise UsageError(f"clip_kinds must be all, recorded or fingerspelled, not {clip_kinds!r}")
     if beam < 1 or batch_size < 1:
         raise UsageError("beam and batch_size must be >= 1")
     if max_clips is not None and max_clips < 1:
@@ -294,6 +294,10 @@ def evaluate(
         )
     if reader is not None:
         timing.update(dict.fromkeys(("read_ground_truth", "read_generated", "read_floor"), 0.0))
+    held = [i for i in gen.ck.config.get("dev_holdout") or [] if i in store]
+    dev_name = (gen.ck.config.get("train") or {}).get("dev_split") or "dev"
+    if split == dev_name and split not in store.splits and held:  # `train` held these out
+        store = store.with_split(held, split)
     if split not in store.splits:
         raise UsageError(
             f"the store {store.path} has no split {split!r} (it has: {', '.join(store.splits)})"
@@ -332,7 +336,9 @@ def evaluate(
             chunk: list[Pose] = []
             for cid in ids[start : start + batch_size]:
                 pose = store[cid]
-                if clips != "all" and is_fingerspelled(pose) != (clips == "fingerspelled"):
+                if clip_kinds != "all" and is_fingerspelled(pose) != (
+                    clip_kinds == "fingerspelled"
+                ):
                     continue
                 reason = _unusable(pose, bt.target if bt else None)
                 if reason:

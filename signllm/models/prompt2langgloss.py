@@ -48,7 +48,7 @@ import dataclasses
 import math
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -523,10 +523,12 @@ class PromptToLangGloss(nn.Module):
         weight_decay: float = 0.01,
         warmup: int = 20,
         seed: int = 0,
+        callback: Callable[[int, float], None] | None = None,
     ) -> list[float]:
         """A small seeded training loop (AdamW, linear warmup, cosine decay to lr/10).
 
         Enough to fit this text model on a corpus that fits in memory; returns the step losses.
+        `callback(step, loss)` after each step (progress reporting).
         """
         if not pairs or steps < 1:
             raise UsageError("fit needs training pairs and steps >= 1")
@@ -553,6 +555,8 @@ class PromptToLangGloss(nn.Module):
             t = t[:, : int((t != PAD_ID).sum(1).max())]
             losses.append(self.train_step((s, t), opt)["loss"])
             sched.step()
+            if callback is not None:
+                callback(len(losses), losses[-1])
         return losses
 
     # -- inference ---------------------------------------------------------------------------

@@ -11,12 +11,27 @@ names the field: ``train config field 'lr': must be > 0, got -1.0``.
 
     cfg = TrainConfig(data="store/", out="runs/x", size="tiny", steps=200)
     cfg = apply_overrides(cfg, ["lr=1e-3", "plc.eta=1", "languages=gsg"])
+
+Learning-rate schedule (`signllm.train.trainer.lr_at`): linear warm-up from lr/W to lr over the
+first W = `TrainConfig.warmup` = min(warmup_steps, ceil(warmup_fraction * steps)) steps, so a
+short run is not all warm-up (the defaults give 100 steps at 1000+ steps, 10 at 100, 3 at 30),
+then `decay` (cosine or linear) to min_lr_ratio * lr at `steps`; "none" stays at lr.
+
+Model selection: dev DTW-MJE picks best/. When the store has no `dev_split` clips for the trained
+languages, `train` holds out `dev_holdout` (10%) of the train clips, at least `HOLDOUT_MIN_DEV`
+(2), at most `dev_holdout_max`, drawn by `seed`, at least one per language that has two or
+more (so the minimum and the cap bend to that); it trains on the rest, logs
+it, and records the held-out ids (checkpoints' config.json "dev_holdout", result.json). With
+fewer than `HOLDOUT_MIN_CLIPS` train clips nothing is held out (also logged): then no best/.
+Dev evaluations run every `eval_every` steps, by default every 200 or a tenth of a shorter run,
+plus steps 10, 20, 40, 80, ... before that (`eval_due`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -29,6 +44,8 @@ MODES = ("mlsf", "prompt")
 TOKENIZERS = ("char", "auto", "gloss", "text", "subword")
 DECAYS = ("cosine", "linear", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+HOLDOUT_MIN_CLIPS = 8  # fewer train clips than this: no automatic dev holdout
+HOLDOUT_MIN_DEV = 2  # an automatic dev set has at least this many clips (one is too noisy)
 
 
 @dataclass
@@ -100,7 +117,9 @@ class TrainConfig:
     mode: str = "mlsf"  # "mlsf" (a group per language) or "prompt" (one shared model)
     languages: list[str] | str = "all"  # codes ("gsg,ase") or "all" languages of the train split
     train_split: str = "train"
-    dev_split: str = "dev"
+    dev_split: str = "dev"  # model selection; without it, a dev set is held out of train:
+    dev_holdout: float = 0.1  # share of train clips held out when the store has no dev split
+    dev_holdout_max: int = 64  # at most this many (0 = never hold out)
     # inputs: "char" = words with a character fallback, never <unk> (signllm/text/tokenizers.py:
     # CharVocab; mode prompt: LangCharVocab); word level: "gloss", "text", "auto" (gloss where
     # every clip has one, else text), "subword" (MLSF only); prompt mode with a word kind:
@@ -121,14 +140,16 @@ class TrainConfig:
     steps: int = 1000
     lr: float = 3e-4
     weight_decay: float = 0.01
-    warmup_steps: int = 100
+    warmup_steps: int = 100  # linear warm-up, capped by warmup_fraction (see `warmup_for`)
+    warmup_fraction: float = 0.1  # warm-up <= this share of `steps` (1 = no cap)
     decay: str = "cosine"  # "cosine" | "linear" | "none", down to min_lr_ratio * lr at `steps`
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0  # max global grad norm (0 = off)
     bf16: bool = True  # bf16 autocast, on CUDA only (CPU/MPS stay float32)
     plc: PLCOptions = field(default_factory=PLCOptions)
     # evaluation, checkpoints, logging
-    eval_every: int = 200  # steps between dev evaluations (0 = only at the end)
+    eval_every: int | None = None  # steps between dev evaluations (0 = only at the end;
+    # None = `eval_interval`: 200, or a tenth of a shorter run, so best/ can catch an early best)
     eval_clips: int = 16  # dev clips decoded honestly for DTW-MJE (bounded: decoding is slow)
     eval_loss_clips: int = 256  # dev clips for the teacher-forced dev loss
     early_stopping_patience: int = 0  # evaluations without a better dev DTW-MJE (0 = off)
@@ -136,12 +157,41 @@ class TrainConfig:
     log_every: int = 10
     log: str | None = None  # JSONL metrics path (default OUT/metrics.jsonl)
     tensorboard: bool = False  # also write TensorBoard events to OUT/tensorboard (optional dep)
-    progress: bool = True  # tqdm bar on rank 0
+    progress: bool = True  # tqdm bar on rank 0 when stderr is a terminal, else log lines
     seed: int = 0
     device: str = "auto"  # "auto" = cuda -> mps -> cpu
+    threads: int = 0  # torch CPU threads (0 = by model size and load: signllm/train/runtime.py)
     resume: bool = False  # continue OUT/last exactly (same config); without OUT/last: a fresh
     # start (or init_from), so "the same command + --resume" restarts a preempted job
     init_from: str | None = None  # start from a checkpoint (MLSF: add languages to it)
+
+    @property
+    def warmup(self) -> int:
+        """Warm-up steps actually used: warmup_steps, capped at warmup_fraction of the run."""
+        return min(self.warmup_steps, math.ceil(self.warmup_fraction * self.steps))
+
+    @property
+    def eval_interval(self) -> int:
+        """Steps between dev evaluations (0 = at the end only): eval_every, or by default 200
+        capped at a tenth of the run (ten evaluations: a run that gets worse keeps its best)."""
+        if self.eval_every is not None:
+            return self.eval_every
+        return min(200, max(1, math.ceil(self.steps / 10)))
+
+    def eval_due(self, step: int) -> bool:
+        """Whether a dev evaluation runs after `step` (the last step always has one, elsewhere).
+
+        Every `eval_interval` steps; by default (eval_every none) also at steps 10, 20, 40, 80, ...
+        before the first interval: on a small corpus the held-out best comes early (PHOENIX,
+        9 train clips: dev DTW-MJE lowest near step 30-40, then worse as the model memorises).
+        """
+        every = self.eval_interval
+        if every and step % every == 0:
+            return True
+        if self.eval_every is None and step < every and step % 10 == 0:
+            k = step // 10
+            return k & (k - 1) == 0  # 10 * a power of two
+        return False
 
     # -- validation ------------------------------------------------------------------------
 
@@ -175,12 +225,13 @@ class TrainConfig:
                 bad(name, f"must be >= 1, got {getattr(self, name)}")
         non_negative = (
             "warmup_steps",
-            "eval_every",
             "eval_clips",
             "eval_loss_clips",
             "early_stopping_patience",
             "checkpoint_every",
             "num_workers",
+            "threads",
+            "dev_holdout_max",
             "stats_clips",
             "weight_decay",
             "grad_clip",
@@ -190,6 +241,12 @@ class TrainConfig:
                 bad(name, f"must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0:
             bad("lr", f"must be > 0, got {self.lr}")
+        if self.eval_every is not None and self.eval_every < 0:
+            bad("eval_every", f"must be >= 0 or none, got {self.eval_every}")
+        if not 0 <= self.dev_holdout < 1:
+            bad("dev_holdout", f"must be in [0, 1), got {self.dev_holdout}")
+        if not 0 <= self.warmup_fraction <= 1:
+            bad("warmup_fraction", f"must be in [0, 1], got {self.warmup_fraction}")
         if not 0 <= self.min_lr_ratio <= 1:
             bad("min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio}")
         if self.max_frames_per_batch is not None and self.max_frames_per_batch < 1:
@@ -390,6 +447,8 @@ def apply_overrides(cfg: TrainConfig, items: list[str]) -> TrainConfig:
 
 __all__ = [
     "DECAYS",
+    "HOLDOUT_MIN_CLIPS",
+    "HOLDOUT_MIN_DEV",
     "MODES",
     "TOKENIZERS",
     "ModelOptions",

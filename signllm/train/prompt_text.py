@@ -8,10 +8,15 @@ tagged with its sign language. It is saved as a `signllm.checkpoint` of kind "te
 under "trained"), `prompt_tokenizer.json`, `target_vocab.json`, `MODEL_CARD.md`.
 
     signllm train-prompt --data data/demo --out runs/prompt_text --steps 600
+
+Progress: a bar on a terminal; otherwise (or `progress=False`, `--no-progress`) plain log lines
+with the step, loss and elapsed time (signllm/train/runtime.py), ~20 per run.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,9 @@ from ..models.prompt2langgloss import (
     build_prompt_pairs,
     gloss_languages,
 )
+from .runtime import ProgressLog, bar_wanted, set_threads
+
+log = logging.getLogger("signllm.train")
 
 FILES = {"prompt": "prompt_tokenizer.json", "target": "target_vocab.json"}
 TEXT_SETTINGS = ("tag_every_token", "mode", "max_len")
@@ -59,9 +67,14 @@ def train_prompt_text(
     templates_per_record: int = 2,
     batch_size: int = 64,
     lr: float = 3e-3,
+    threads: int | None = None,
+    progress: bool = True,
     **config: Any,
 ) -> Path:
-    """Fit the text model on the store's `split` and save it to `out` (replaced atomically)."""
+    """Fit the text model on the store's `split` and save it to `out` (replaced atomically).
+
+    `threads` (None/0 = by model size, signllm/train/runtime.py) sets torch's CPU threads.
+    """
     t0 = time.time()
     with Store(data) as store:
         records = store_records(store, split, languages)
@@ -70,7 +83,34 @@ def train_prompt_text(
     model = PromptToLangGloss.from_pairs(
         pairs, gloss_languages=gloss_languages(records), **{**SMALL, **config}
     )
-    losses = model.fit(pairs, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    n_threads = set_threads(threads, sum(p.numel() for p in model.parameters()))
+    log.info(
+        f"train-prompt: {len(pairs)} prompt pairs from {len(records)} clips, {steps} steps, "
+        f"{n_threads} CPU thread(s)"
+    )
+    bar = plog = None
+    if bar_wanted(progress):
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, desc="train prompt", dynamic_ncols=True, file=sys.stderr)
+    else:
+        plog = ProgressLog(steps, "train-prompt")
+
+    def report(step: int, loss: float) -> None:
+        if bar is not None:
+            bar.update(1)
+            if step % 10 == 0 or step == steps:
+                bar.set_postfix(loss=f"{loss:.3f}")
+        elif plog is not None:
+            plog.update(step, loss=loss)
+
+    try:
+        losses = model.fit(
+            pairs, steps=steps, batch_size=batch_size, lr=lr, seed=seed, callback=report
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     settings = model.settings()
     trained = {
         "data": str(data),
@@ -80,6 +120,7 @@ def train_prompt_text(
         "pairs": len(pairs),
         "steps": steps,
         "seed": seed,
+        "threads": n_threads,
         "final_loss": round(float(losses[-1]), 5),
         "seconds": round(time.time() - t0, 1),
     }

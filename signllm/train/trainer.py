@@ -74,7 +74,7 @@ from .checkpoint import (
     save_checkpoint,
     write_json,
 )
-from .config import TrainConfig
+from .config import HOLDOUT_MIN_CLIPS, HOLDOUT_MIN_DEV, TrainConfig
 from .data import (
     BatchPlan,
     ClipDataset,
@@ -91,6 +91,7 @@ from .data import (
     train_languages,
 )
 from .plc import rl_loss
+from .runtime import ProgressLog, bar_wanted, set_threads
 
 log = logging.getLogger("signllm.train")
 
@@ -128,18 +129,23 @@ class TrainResult:
     world_size: int = 1
     rank_digests: list[str] = field(default_factory=list)  # sha256 of the weights on each rank
     final_eval: dict[str, Any] = field(default_factory=dict)
+    dev_source: str = ""  # where the dev set came from: a store split, held out of train, none
+    dev_holdout: list[str] = field(default_factory=list)  # ids held out of train as the dev set
+    threads: int = 0  # torch CPU threads used
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup over `warmup_steps`, then cosine/linear decay to min_lr_ratio * lr."""
-    if cfg.warmup_steps and step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
+    """Linear warmup over `cfg.warmup` steps, then cosine/linear decay to min_lr_ratio * lr
+    (the schedule is documented in signllm/train/config.py)."""
+    warmup = cfg.warmup
+    if warmup and step < warmup:
+        return cfg.lr * (step + 1) / warmup
     if cfg.decay == "none":
         return cfg.lr
-    p = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    p = min(1.0, (step - warmup) / max(1, cfg.steps - warmup))
     floor = cfg.lr * cfg.min_lr_ratio
     if cfg.decay == "cosine":
         return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * p))
@@ -217,6 +223,48 @@ def _set_rng_state(s: dict[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# Automatic dev holdout
+
+
+def _holdout_rank(seed: int, clip_id: str) -> bytes:
+    return hashlib.sha256(f"dev-holdout\x00{seed}\x00{clip_id}".encode()).digest()
+
+
+def holdout_ids(
+    store: Store,
+    split: str,
+    languages: list[str],
+    fraction: float,
+    cap: int,
+    seed: int,
+) -> list[str]:
+    """The train clips to hold out as a dev set when a store has none ([] = hold out nothing).
+
+    round(fraction * clips) in all but at least HOLDOUT_MIN_DEV (one clip's DTW-MJE is too noisy
+    to select on: 10 PHOENIX train sentences, 100-1000 steps, best/ chosen by one held-out clip
+    was 1-3% worse than the mean pose on the 5 test sentences, by two 0.5-1.5% better), at most
+    `cap`; spread over languages by
+    their share, at least one from each language with two or more clips, never a language's
+    last one; none when fewer than HOLDOUT_MIN_CLIPS clips. Each language's clips are ranked by SHA-256(seed, id):
+    the same seed holds out the same clips, and clips added to a store later do not reshuffle
+    the others.
+    """
+    per = {c: store.ids(split=split, language=c) for c in languages}
+    total = sum(len(v) for v in per.values())
+    if fraction <= 0 or cap <= 0 or total < HOLDOUT_MIN_CLIPS:
+        return []
+    target = min(cap, max(HOLDOUT_MIN_DEV, round(fraction * total)))
+    out: list[str] = []
+    for code in languages:
+        ids = per[code]
+        if len(ids) < 2:
+            continue
+        k = min(len(ids) - 1, max(1, round(target * len(ids) / total)))
+        out += sorted(ids, key=lambda i: _holdout_rank(seed, i))[:k]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 # The trainer
 
 
@@ -237,6 +285,9 @@ class Trainer:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         self.store = Store(cfg.data)
+        self.dev_split = cfg.dev_split or "dev"
+        self.holdout: list[str] = []
+        self.dev_source = "none"
         self.skeleton = self.store.skeleton
         self.joints = get_skeleton(self.skeleton).num_joints
         self.step = 0
@@ -244,9 +295,12 @@ class Trainer:
         self.bad_evals = 0
         self.metrics_path = Path(cfg.log) if cfg.log else self.out / "metrics.jsonl"
         self._tb: Any = None
+        self._floor: np.ndarray | None = None  # mean training pose when not normalising
 
         resume_state: dict[str, Any] | None = None
-        if cfg.resume and (resolve(self.last_dir) / CONFIG).exists():
+        resuming = cfg.resume and (resolve(self.last_dir) / CONFIG).exists()
+        self._choose_dev(resuming)
+        if resuming:
             self._check_resume_config()
             resume_state = load_trainer_state(self.last_dir)
             self._setup_from_checkpoint(self.last_dir, resume=True)
@@ -257,6 +311,9 @@ class Trainer:
                 self._setup_from_checkpoint(Path(cfg.init_from), resume=False)
             else:
                 self._setup_fresh()
+        self.threads = torch.get_num_threads()
+        if self.device.type == "cpu" or cfg.threads:
+            self.threads = set_threads(cfg.threads, self._step_parameters(), info.world_size)
         self._build_data()
         self._build_optimizer()
         torch.manual_seed(cfg.seed * 1000 + info.rank + 1)  # dropout/noise stream per rank
@@ -268,6 +325,61 @@ class Trainer:
     def _say(self, msg: str) -> None:
         if self.info.is_main:
             log.info(msg)
+
+    def _choose_dev(self, resuming: bool) -> None:
+        """The dev set: the store's dev split, else clips held out of train (see config.py).
+
+        On resume the held-out ids come from last/config.json, so the run keeps its dev set.
+        """
+        cfg = self.cfg
+        if resuming:
+            old = json.loads((resolve(self.last_dir) / CONFIG).read_text(encoding="utf-8"))
+            saved = [i for i in old.get("dev_holdout") or [] if i in self.store]
+            if saved:
+                self._hold_out(saved, f"the {len(saved)} clips of the resumed run")
+                return
+        langs = train_languages(self.store, cfg.train_split, cfg.languages)
+        if any(self.store.ids(split=self.dev_split, language=c) for c in langs):
+            self.dev_source = f"split {self.dev_split!r}"
+            return
+        if resuming:  # the run being resumed held nothing out: keep its training set
+            return
+        n = sum(len(self.store.ids(split=cfg.train_split, language=c)) for c in langs)
+        ids = holdout_ids(
+            self.store, cfg.train_split, langs, cfg.dev_holdout, cfg.dev_holdout_max, cfg.seed
+        )
+        if ids:
+            self._hold_out(ids, f"{len(ids)} of {n} {cfg.train_split!r} clips, seed {cfg.seed}")
+        else:
+            why = (
+                f"only {n} {cfg.train_split!r} clips (< {HOLDOUT_MIN_CLIPS})"
+                if n < HOLDOUT_MIN_CLIPS
+                else "dev_holdout is 0"
+            )
+            self._say(
+                f"no {self.dev_split!r} clips and {why}: no dev set is held out, so there is "
+                "no dev DTW-MJE and no best/ checkpoint (the run ends with last/)"
+            )
+
+    def _hold_out(self, ids: list[str], how: str) -> None:
+        self.holdout = list(ids)
+        self.dev_source = f"held out of {self.cfg.train_split!r}"
+        self.store = self.store.with_split(ids, self.dev_split)
+        self._say(
+            f"no {self.dev_split!r} split in the store: holding out {how} as the dev set "
+            f"for best/ (dev DTW-MJE); training on the rest. Held out: "
+            + ", ".join(ids[:8])
+            + (f", ... ({len(ids)} in all, listed in result.json)" if len(ids) > 8 else "")
+        )
+
+    def _step_parameters(self) -> int:
+        """Weights one training step runs through (the largest MLSF group): the thread rule."""
+        if self.cfg.mode == "mlsf":
+            return max(
+                sum(p.numel() for p in self.model.group(c).parameters())  # type: ignore[operator]
+                for c in self.trained
+            )
+        return sum(p.numel() for p in self.model.parameters())
 
     def _model_config(self, vocab_size: int, pad_id: int) -> ProgressiveConfig:
         return preset_config(
@@ -413,8 +525,8 @@ class Trainer:
             min_batch=info.world_size,
         )
         self.dev = None
-        if info.is_main and cfg.dev_split in self.store.splits:
-            dev_index = ClipIndex(self.store, cfg.dev_split, langs, self.tokenizers, self.kinds)
+        if info.is_main and self.dev_split in self.store.splits:
+            dev_index = ClipIndex(self.store, self.dev_split, langs, self.tokenizers, self.kinds)
             if len(dev_index):
                 self.dev = ClipDataset(self.store, dev_index, self.stats, cfg.max_clip_frames)
         # PLC (signllm/train/plc.py): priority sampling replaces the plan when eta > 0
@@ -524,6 +636,8 @@ class Trainer:
             "train": self.cfg.to_dict(),
             "step": self.step,
             "best_dev_dtw_mje": self.best,
+            "dev_source": self.dev_source,
+            "dev_holdout": self.holdout,
         }
 
     def save(self, best: bool = False) -> None:
@@ -686,7 +800,7 @@ class Trainer:
                 c_sum += float(out["counter_loss"]) * cc
                 p_cnt, c_cnt = p_cnt + pc, c_cnt + cc
             pose_l, counter_l = p_sum / max(p_cnt, 1e-8), c_sum / max(c_cnt, 1)
-            scores, ratios = [], []
+            scores, ratios, floors = [], [], []
             for batch in iter_eval_batches(self.dev, cfg.eval_clips, cfg.batch_size):
                 b = batch.to(self.device)
                 with self._autocast():
@@ -697,17 +811,33 @@ class Trainer:
                     true = self.store[cid]
                     scores.append(dtw_mje(pred, true.data, None, true.mask))
                     ratios.append(n / true.num_frames)
+                    still = np.broadcast_to(self._floor_mean(), true.data.shape)
+                    floors.append(dtw_mje(still, true.data, None, true.mask))
         finally:
             model.train(was)
         finite = [s for s in scores if math.isfinite(s)]
+        finite_floor = [s for s in floors if math.isfinite(s)]
         return {
             "dev_loss": pose_l + self._counter_weight * counter_l,
             "dev_pose_loss": pose_l,
             "dev_counter_loss": counter_l,
             "dev_dtw_mje": float(np.mean(finite)) if finite else math.nan,
+            # the mean training pose held for the true length: what a model must beat
+            "dev_floor_dtw_mje": float(np.mean(finite_floor)) if finite_floor else math.nan,
             "dev_clips": len(scores),
             "dev_length_ratio": float(np.mean(ratios)) if ratios else math.nan,
         }
+
+    def _floor_mean(self) -> np.ndarray:
+        """(J, 3) mean training pose (the normalisation mean; computed once when not normalising)."""
+        if self.cfg.normalize:
+            return self.stats.mean
+        if self._floor is None:
+            c = self.cfg
+            self._floor = compute_stats(
+                self.store, c.train_split, self.trained, c.stats_clips, c.seed
+            ).mean
+        return self._floor
 
     # -- logging -----------------------------------------------------------------------------
 
@@ -764,7 +894,8 @@ class Trainer:
         self._say(
             f"{cfg.mode}: training {', '.join(self.trained)} on {len(self.index)} clips, "
             f"{n_params / 1e6:.2f}M trainable parameters, device {self.device}, "
-            f"world size {info.world_size}"
+            f"world size {info.world_size}, {self.threads} CPU thread(s), "
+            f"warm-up {cfg.warmup} of {cfg.steps} steps, dev set: {self.dev_source}"
         )
         stream = None
         if cfg.num_workers > 0 and self.sampler is None:
@@ -773,13 +904,19 @@ class Trainer:
             )
         from tqdm import tqdm
 
+        use_bar = info.is_main and bar_wanted(cfg.progress)
         bar = tqdm(
             total=cfg.steps,
             initial=self.step,
-            disable=not (info.is_main and cfg.progress),
+            disable=not use_bar,
             dynamic_ncols=True,
             file=sys.stderr,
         )
+        # no bar (a log file, CI, --no-progress): plain lines, ~20 a run, on logged steps
+        plog = None
+        if info.is_main and not use_bar:
+            every = cfg.log_every * max(1, (cfg.steps // 20) // cfg.log_every)
+            plog = ProgressLog(cfg.steps, "train", every=every, start=self.step)
         stopped = False
         last_eval: dict[str, Any] = {}
         train_loss = None
@@ -812,8 +949,10 @@ class Trainer:
                         row.update({f"plc_{k}": v for k, v in self.sampler.stats().items()})
                     self._log(row)
                     bar.set_postfix(loss=f"{g['loss']:.4f}", lr=f"{m['lr']:.2e}")
+                    if plog is not None:
+                        plog.update(self.step, loss=g["loss"], lr=m["lr"])
                     frames_acc, t0 = 0, time.perf_counter()
-                do_eval = (cfg.eval_every and self.step % cfg.eval_every == 0) or last
+                do_eval = cfg.eval_due(self.step) or last
                 if do_eval:
                     stop = False
                     if self.dev is not None:
@@ -827,11 +966,17 @@ class Trainer:
                         patience = cfg.early_stopping_patience
                         stop = bool(patience) and self.bad_evals >= patience
                         self._log({"step": self.step, **last_eval, "best_dev_dtw_mje": self.best})
-                        if cfg.progress:
-                            bar.write(
-                                f"step {self.step}: dev loss {last_eval['dev_loss']:.4f}, "
-                                f"DTW-MJE {score:.4f} (best {self.best})"
-                            )
+                        line = (
+                            f"step {self.step}: dev loss {last_eval['dev_loss']:.4f}, "
+                            f"DTW-MJE {score:.4f} (best {self.best:.4f}, mean-pose floor "
+                            f"{last_eval.get('dev_floor_dtw_mje', math.nan):.4f})"
+                            if self.best is not None
+                            else f"step {self.step}: dev loss {last_eval['dev_loss']:.4f}"
+                        )
+                        if use_bar:
+                            bar.write(line)
+                        else:
+                            self._say(line)
                     stopped = D.broadcast_flag(stop, self.device)
                     if stopped:
                         self._say(f"early stop at step {self.step}: no better dev DTW-MJE")
@@ -851,6 +996,13 @@ class Trainer:
         digests = D.all_gather_object(weights_digest(self.model))
         if info.world_size > 1 and len(set(digests)) > 1:
             log.warning("DDP ranks ended with different weights: %s", digests)
+        floor = last_eval.get("dev_floor_dtw_mje", math.nan)
+        if self.best is not None and math.isfinite(floor) and self.best >= floor:
+            self._say(
+                f"warning: the best dev DTW-MJE ({self.best:.4f}) does not beat the mean-pose "
+                f"floor ({floor:.4f}): the model has not learned to sign this data better than "
+                "standing still (more data, or a dev set that resembles it)"
+            )
         best_dir = str(self.best_dir) if (self.best_dir / CONFIG).exists() else None
         result = TrainResult(
             out=str(self.out),
@@ -866,6 +1018,9 @@ class Trainer:
             world_size=info.world_size,
             rank_digests=digests,
             final_eval=last_eval,
+            dev_source=self.dev_source,
+            dev_holdout=list(self.holdout),
+            threads=self.threads,
         )
         if info.is_main:
             write_json(self.out / "result.json", result.to_dict())
