@@ -1,39 +1,56 @@
 #!/usr/bin/env bash
 # Reproduce the default model shipped in signllm/assets/models/default from the bundled data.
-#   bash scripts/train_default_model.sh            # about 15-20 minutes on 2 CPU cores
-# Steps: build the demo corpus, train the MLSF model (one group per language with real
-# signing: gsg, ase, sgg), the shared Prompt2LangGloss pose model and its prompt -> gloss text
-# model, then copy the best checkpoints (without trainer state) into the package.
+#   bash scripts/train_default_model.sh                  # ~1 h on 2 CPU cores, minutes on a GPU
+#   STEPS=30 bash scripts/train_default_model.sh         # a toy run: every knob is honoured
+# Knobs (environment): STEPS (pose models), TEXT_STEPS (prompt -> gloss text model, default
+# STEPS), LANGS (MLSF groups), PROMPT_LANGS (the shared Prompt2LangGloss model: all 20 languages
+# by default, one small model), DEVICE, DATA, RUNS, READER (a `signllm train-reader` checkpoint:
+# the card then reports fingerspelling read back), SKIP_DATA=1 (DATA is already built).
+# Steps: build the demo corpus, train MLSF, the shared Prompt2LangGloss pose model and its text
+# model side by side, copy the best checkpoints (no trainer state) next to the current model,
+# evaluate them on the held-out test split, write the card, then swap the folder in: the shipped
+# model and its card are replaced only by a complete new one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${SIGNLLM_PYTHON:-.venv/bin/python}
 DATA=${DATA:-data/demo}
 RUNS=${RUNS:-runs/default}
-STEPS=${STEPS:-1500}
+STEPS=${STEPS:-3000}
+TEXT_STEPS=${TEXT_STEPS:-$STEPS}
 LANGS=${LANGS:-gsg,ase,sgg}
-DEST=signllm/assets/models/default
+PROMPT_LANGS=${PROMPT_LANGS:-all}
+DEVICE=${DEVICE:-auto}
+DEST=${DEST:-signllm/assets/models/default}
 
-"$PY" -m signllm data demo -o "$DATA" --workers 2
-common=(--data "$DATA" --languages "$LANGS" --tokenizer text --size tiny --steps "$STEPS"
-        --batch-size 16 --lr 1e-3 --warmup-steps 200 --eval-every 500 --eval-clips 16
-        --checkpoint-every 500 --seed 0)
+[ -n "${SKIP_DATA:-}" ] || "$PY" -m signllm data demo -o "$DATA" --workers 2
+common=(--data "$DATA" --size tiny --steps "$STEPS" --batch-size 16 --lr 1e-3
+        --checkpoint-every 500 --seed 0 --device "$DEVICE" --no-progress)
 # the three trainings are independent: run them side by side, one thread each
 export OMP_NUM_THREADS=1
-"$PY" -m signllm train --out "$RUNS/mlsf" --mode mlsf --no-progress "${common[@]}" &
+"$PY" -m signllm train --out "$RUNS/mlsf" --mode mlsf --languages "$LANGS" "${common[@]}" &
 p1=$!
-"$PY" -m signllm train --out "$RUNS/prompt" --mode prompt --no-progress "${common[@]}" &
+"$PY" -m signllm train --out "$RUNS/prompt" --mode prompt --languages "$PROMPT_LANGS" \
+  "${common[@]}" &
 p2=$!
 "$PY" -m signllm train-prompt --data "$DATA" --out "$RUNS/prompt_text" --languages "$LANGS" \
-  --steps 1500 &
+  --steps "$TEXT_STEPS" --no-progress &
 p3=$!
-wait $p1 && wait $p2 && wait $p3
+for p in $p1 $p2 $p3; do wait "$p"; done  # any failure stops here (set -e)
 
-rm -rf "$DEST.new" && mkdir -p "$DEST.new"
+NEW="$DEST.new"
+rm -rf "$NEW" && mkdir -p "$NEW"
 for part in mlsf prompt; do
-  mkdir "$DEST.new/$part"
-  cp "$RUNS/$part/best/"{config.json,model.safetensors} "$RUNS/$part/best/"tokenizer*.json \
-    "$DEST.new/$part/"
+  src="$RUNS/$part/best"
+  [ -f "$src/config.json" ] || src="$RUNS/$part/last"
+  mkdir "$NEW/$part"
+  cp "$src/"{config.json,model.safetensors,MODEL_CARD.md} "$src/"tokenizer*.json "$NEW/$part/"
 done
-cp -r "$RUNS/prompt_text" "$DEST.new/prompt_text"
-rm -rf "$DEST" && mv "$DEST.new" "$DEST"
+cp -r "$RUNS/prompt_text" "$NEW/prompt_text"
+rm -f "$NEW/prompt_text/trainer_state.pt"
+"$PY" scripts/default_model_card.py "$NEW" --data "$DATA" --languages "$LANGS" \
+  ${READER:+--reader "$READER"} --device "$DEVICE" \
+  --command "STEPS=$STEPS TEXT_STEPS=$TEXT_STEPS LANGS=$LANGS PROMPT_LANGS=$PROMPT_LANGS bash scripts/train_default_model.sh"
+rm -rf "$DEST.old"
+[ -d "$DEST" ] && mv "$DEST" "$DEST.old"
+mv "$NEW" "$DEST" && rm -rf "$DEST.old"
 du -sh "$DEST"

@@ -207,8 +207,13 @@ class KinematicHead(nn.Module):
         return out
 
     def forward(self, h: Tensor) -> Tensor:
-        """(b, t, d) -> normalised joints flattened as the linear head's (b, t, k * J * 3)."""
-        x = (self.joints(h) - self.mean.to(h.dtype)) / self.std.to(h.dtype)
+        """(b, t, d) -> normalised joints flattened as the linear head's (b, t, k * J * 3).
+
+        Always in float32 (also under bf16 autocast): forward kinematics chains ~9 bones, and
+        bf16's 8-bit mantissa would make the fixed bone lengths wobble by ~1%."""
+        with torch.autocast(h.device.type, enabled=False):
+            h = h.float()
+            x = (self.joints(h) - self.mean) / self.std
         return x.flatten(-3)
 
 

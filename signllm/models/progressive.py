@@ -101,6 +101,12 @@ class ProgressiveConfig:
     # directions + forward kinematics on a body fitted to the training data: fixed bone lengths,
     # a rigid shoulder line; signllm/models/kinematic.py). The trainer fits the body.
     output_head: str = "linear"
+    # What the decoder reads of the frame before: "previous" = its pose and counter (Progressive
+    # Transformers: autoregressive), "counter" = the counter only (the pose is zeroed), so each
+    # frame comes from the text and the progress through the clip. Teacher forcing lets a decoder
+    # that reads the true previous pose learn "copy it, nudge it"; free-running, it then freezes
+    # on its own output (exposure bias). Reading the counter alone removes that failure.
+    pose_input: str = "previous"
     # + hand_weight * hand-shape loss: each hand's joints relative to its wrist, in hand sizes
     # (kinematic head only, which knows the data's units). Finger shapes are a few hundredths of
     # a shoulder width, so a plain coordinate MSE all but ignores them; fingerspelling is in them.
@@ -122,6 +128,8 @@ class ProgressiveConfig:
             )
         if self.output_head not in ("linear", "kinematic"):
             raise UsageError(f"output_head must be linear or kinematic, got {self.output_head!r}")
+        if self.pose_input not in ("previous", "counter"):
+            raise UsageError(f"pose_input must be previous or counter, got {self.pose_input!r}")
         if self.hand_weight < 0:
             raise UsageError(f"hand_weight must be >= 0, got {self.hand_weight}")
         if self.counter_loss not in ("bce", "mse"):
@@ -295,6 +303,8 @@ class ProgressiveTransformer(nn.Module):
         `start` is the position of the first input frame (nonzero only with caches).
         """
         t = frames_in.shape[1]
+        if self.config.pose_input == "counter":  # the decoder reads progress, not poses
+            frames_in = torch.cat([torch.zeros_like(frames_in[..., :-1]), frames_in[..., -1:]], -1)
         x = self.frame_in(frames_in) + self._pos("frame", start, t, frames_in.device)
         x = self.drop(x)  # (b, t, d)
         return self.dec_ln(self.dec_layers(x, memory_kv, memory_mask, caches))

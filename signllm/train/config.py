@@ -72,6 +72,7 @@ class ModelOptions:
     bias: bool | None = None
     # a body by construction (models/kinematic.py): fixed bone lengths fitted on the train split
     output_head: str | None = "kinematic"
+    pose_input: str | None = "counter"  # no exposure bias (see ProgressiveConfig.pose_input)
     hand_weight: float | None = 1.0
 
     def overrides(self) -> dict[str, Any]:
@@ -317,6 +318,8 @@ def _languages(value: Any) -> list[str] | str:
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not value:
         raise UsageError(f"train config field 'languages': a list of codes or 'all', got {value!r}")
+    if value == ["all"]:  # `--languages all` on the command line
+        return "all"
     for code in value:
         if not isinstance(code, str) or not code.isalpha() or not code.islower():
             raise UsageError(f"train config field 'languages': bad language code {code!r}")
