@@ -100,9 +100,19 @@ def machine_info(jobs: int, device: str) -> dict[str, Any]:
 class Job:
     """One `signllm ...` command in its own process, its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], log_file: Path, threads: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_file: Path,
+        threads: int,
+        limit: float | None = None,
+        keep: Path | None = None,
+    ) -> None:
         self.name, self.argv, self.log_file, self.threads = name, argv, log_file, threads
+        self.limit, self.keep = limit, keep  # a time limit, and what makes a stopped run usable
         self.seconds = 0.0
+        self.stopped = False
 
     @property
     def command(self) -> str:
@@ -113,11 +123,21 @@ class Job:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
         with open(self.log_file, "w", encoding="utf-8") as f:
-            rc = subprocess.call(
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "signllm", *self.argv], stdout=f, stderr=subprocess.STDOUT,
                 env=env,
             )  # fmt: skip
+            try:
+                rc = proc.wait(timeout=self.limit)
+            except subprocess.TimeoutExpired:  # a time-boxed run: keep its best checkpoint
+                proc.terminate()
+                rc = proc.wait()
+                self.stopped = True
         self.seconds = round(time.perf_counter() - t, 1)
+        if self.stopped and self.keep is not None and (self.keep / "config.json").exists():
+            log.info("stopped at the time limit: %s (%.0f s), keeping %s", self.name,
+                     self.seconds, self.keep)  # fmt: skip
+            return self
         if rc != 0:
             tail = self.log_file.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise SignLLMError(f"{self.name} failed (exit {rc}); end of {self.log_file}:\n{tail}")
@@ -139,7 +159,7 @@ def run_jobs(jobs: list[Job], parallel: int) -> dict[str, float]:
                 errors.append(str(e))
     if errors:
         raise SignLLMError("\n\n".join(errors))
-    return {j.name: j.seconds for j in jobs}
+    return {j.name + (" (stopped at the time limit)" if j.stopped else ""): j.seconds for j in jobs}
 
 
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
@@ -168,7 +188,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     if not (args.reuse and (reader / "config.json").exists()):
         jobs.append(Job("train the fingerspelling reader", ["train-reader", "--data", str(data),
                         "--out", str(reader), "--steps", str(args.reader_steps),
-                        "--threads", str(threads), "--no-progress", *dev],
+                        "--threads", str(threads), "--no-progress", *dev,
+                        *(["--max-seconds", str(args.train_limit)] if args.train_limit else [])],
                         runs / "logs" / "reader.log", threads))  # fmt: skip
     if args.bt_steps > 0 and not (args.reuse and (bt / "config.json").exists()):
         jobs.append(Job("train the BT model", ["train-bt", "--data", str(data), "--out", str(bt),
@@ -183,7 +204,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             trained[(name, seed)] = out
             if args.reuse and (out / "result.json").exists():
                 continue
-            sets = [*(PLC_ON if plc else PLC_OFF), *(args.plc if plc else [])]
+            sets = [*args.train_set, *(PLC_ON if plc else PLC_OFF), *(args.plc if plc else [])]
             argv = ["train", "--data", str(data), "--out", str(out), "--mode", mode,
                     "--size", args.size, "--steps", str(args.steps), "--batch-size",
                     str(args.batch_size), "--lr", str(args.lr), "--eval-every",
@@ -191,7 +212,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                     "--max-clip-frames", str(args.max_clip_frames), "--seed", str(seed),
                     "--no-progress", *dev, *(x for s in sets for x in ("--set", s))]  # fmt: skip
             jobs.append(Job(f"train {name} (seed {seed})", argv, runs / "logs" /
-                            f"{slug(name)}_seed{seed}.log", threads))  # fmt: skip
+                            f"{slug(name)}_seed{seed}.log", threads, args.train_limit,
+                            out / "best"))  # fmt: skip
     commands = [corpus_cmd, *(j.command for j in jobs)]
     seconds.update(run_jobs(jobs, args.jobs))
 
@@ -599,6 +621,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--plc", action="append", default=[], metavar="KEY=VALUE",
         help="extra train config overrides for the RL loss + PLC runs",
+    )  # fmt: skip
+    p.add_argument(
+        "--train-set", action="append", default=[], metavar="KEY=VALUE",
+        help="train config overrides for every run (e.g. model.d_model=128)",
+    )  # fmt: skip
+    p.add_argument(
+        "--train-limit", type=float,
+        help="seconds per training run; a run stopped there keeps its best checkpoint",
     )  # fmt: skip
     p.add_argument("--reader-steps", type=int, default=3000)
     p.add_argument("--bt-steps", type=int, default=1500, help="0: no sentence BT model")

@@ -252,6 +252,9 @@ def add_train_reader_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads", type=int, default=1, help="torch CPU threads (default: 1, a shared machine)"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    parser.add_argument(
+        "--max-seconds", type=float, help="stop at the first evaluation after this many seconds"
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(func=cmd_train_reader)
 
@@ -273,6 +276,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=args.progress,
         device=str(pick_device(args.device)),
+        max_seconds=args.max_seconds,
     )
     keep = {k: v for k, v in summary.items() if k not in ("reader", "history")}
     print(json.dumps({"out": str(args.out), **keep}, ensure_ascii=False))

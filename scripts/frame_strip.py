@@ -1,0 +1,87 @@
+"""Regenerate docs/frame_strip.png: what the default model signs, beside ground truth.
+
+Rows (each drawn by the project's renderer into the same window of the signing space, so sizes
+compare): the README's demo sentence as the default model signs it; a held-out fingerspelled
+word as the model spells it; the ground truth of that word (composed from real letter
+recordings); a recorded PHOENIX sentence. Six frames per row, evenly spaced over the clip.
+
+    python scripts/frame_strip.py                         # -> docs/frame_strip.png
+    python scripts/frame_strip.py --model runs/x --word hund --lang gsg -o /tmp/strip.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from signllm.api import Translator
+from signllm.assets import samples_dir
+from signllm.data.build import ClipOptions, enumerate_tasks, process_clip
+from signllm.data.fingerspell import default_lexicon, in_signing_space
+from signllm.pose import Pose
+from signllm.render.skeleton_video import draw_frame
+
+EXTENT = (-1.8, -1.1, 1.8, 2.0)  # x0, y0, x1, y1 in shoulder widths (y down)
+PANEL = 240
+FRAMES = 6
+
+
+def _row(title: str, pose: Pose) -> np.ndarray:
+    import cv2
+
+    idx = np.linspace(0, pose.num_frames - 1, FRAMES).round().astype(int)
+    cells = [draw_frame(pose, int(i), PANEL, PANEL, caption=f"frame {i}", extent=EXTENT)
+             for i in idx]  # fmt: skip
+    gap = np.full((PANEL, 4, 3), 200, np.uint8)
+    parts = [cells[0]]
+    for c in cells[1:]:
+        parts += [gap, c]
+    row = np.concatenate(parts, axis=1)
+    head = np.full((30, row.shape[1], 3), 255, np.uint8)
+    cv2.putText(head, title, (8, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (20, 20, 20), 1, cv2.LINE_AA)
+    return np.concatenate([head, row], axis=0)
+
+
+def frame_strip(out: Path, model: str | None, sentence: str, word: str, lang: str) -> Path:
+    import cv2
+
+    tr = Translator(model) if model else Translator()
+    said = tr.translate(sentence, "gsg")
+    spelt = tr.translate(word, lang)
+    how = ", ".join(f"{w.word}: {w.source}" for w in spelt.words)
+    truth = in_signing_space([default_lexicon().compose(word, lang, fps=25)])[0]
+    s = samples_dir()
+    task = enumerate_tasks([f"{s / 'phoenix14t' / 'test.skels'}:lang=gsg"])[0]
+    phoenix, _ = process_clip(task, ClipOptions())
+    rows = [
+        _row(f"default model ({said.mode}): '{sentence}' (DGS)", said.pose),
+        _row(f"default model ({spelt.mode}; {how}): '{word}' ({lang}, held out)", spelt.pose),
+        _row(f"ground truth: '{word}' ({lang}) from real letter recordings", truth),
+    ]
+    if phoenix is not None:
+        rows.append(_row(f"ground truth: a recorded PHOENIX sentence ({phoenix.meta.id})", phoenix))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    sheet = np.concatenate(rows, axis=0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+        raise SystemExit(f"could not write {out}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    root = Path(__file__).resolve().parent.parent
+    ap.add_argument("-o", "--output", type=Path, default=root / "docs" / "frame_strip.png")
+    ap.add_argument("--model", help="model folder (default: the shipped default model)")
+    ap.add_argument("--sentence", default="und nun die wettervorhersage für morgen")
+    ap.add_argument("--word", default="wolke", help="a word to fingerspell (held out of training)")
+    ap.add_argument("--lang", default="gsg")
+    a = ap.parse_args()
+    print(frame_strip(a.output, a.model, a.sentence, a.word, a.lang))
+
+
+if __name__ == "__main__":
+    main()
