@@ -33,6 +33,7 @@ def test_two_ranks_match_each_other_and_one_process(tmp_path: Path, tiny_store) 
     store = tiny_store()
     # both languages in mixed batches: MLSF groups go unused on some ranks/steps
     common = ["--data", str(store), "--size", "tiny", "--steps", "6", "--batch-size", "4",
+              "--set", "language_batches=false",
               "--max-clip-frames", "24", "--lr", "2e-3", "--warmup-steps", "2",
               "--eval-every", "0", "--eval-clips", "2", "--log-every", "2", "--no-progress"]  # fmt: skip
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]

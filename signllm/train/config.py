@@ -126,6 +126,9 @@ class TrainConfig:
     # every clip has one, else text), "subword" (MLSF only); prompt mode with a word kind:
     # LangWordVocab
     tokenizer: str = "char"
+    # MLSF: every batch from one language, so a step runs one group (a batch of a dozen
+    # languages runs a dozen tiny sub-batches: ~9x slower per step on a GPU, measured)
+    language_batches: bool = True
     subword_vocab_size: int = 8000
     # model
     size: str = "tiny"  # preset of signllm.models.progressive.PRESETS

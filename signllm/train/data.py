@@ -451,6 +451,7 @@ class BatchPlan:
         max_frames_per_batch: int | None = None,
         seed: int = 0,
         min_batch: int = 1,
+        groups: np.ndarray | None = None,
     ) -> None:
         if len(lengths) == 0:
             raise DataError("no training clips")
@@ -463,6 +464,9 @@ class BatchPlan:
         self.budget = max_frames_per_batch
         self.seed = seed
         self.min_batch = min_batch
+        # groups (one id per clip, e.g. its language): every batch from one group, so an MLSF
+        # step runs one language group instead of a dozen tiny sub-batches
+        self.groups = None if groups is None else np.asarray(groups)
         self.state = {"epoch": 0, "pos": 0}
         self._cache: tuple[int, list[np.ndarray] | np.ndarray] | None = None
 
@@ -497,15 +501,40 @@ class BatchPlan:
         order = rng.permutation(len(batches))
         return [batches[k] for k in order]
 
+    def group_batches(self, epoch: int) -> list[np.ndarray]:
+        """Batches of `batch_size` clips of one group each (the last of a group may be smaller),
+        in shuffled order; every clip once per epoch."""
+        assert self.groups is not None
+        rng = np.random.default_rng([self.seed, epoch, 2])
+        perm = self._perm(epoch)
+        batches: list[np.ndarray] = []
+        for g in np.unique(self.groups):
+            idx = perm[self.groups[perm] == g]
+            mine = [idx[k : k + self.batch_size] for k in range(0, len(idx), self.batch_size)]
+            if len(mine) > 1 and len(mine[-1]) < self.min_batch:
+                last = mine.pop()
+                mine[-1] = np.concatenate([mine[-1], last])
+            batches += [b for b in mine if len(b) >= self.min_batch]
+        return [batches[k] for k in rng.permutation(len(batches))]
+
+    def _batched(self) -> bool:
+        return bool(self.budget) or self.groups is not None
+
     def _epoch(self, epoch: int) -> list[np.ndarray] | np.ndarray:
         if self._cache is None or self._cache[0] != epoch:
-            self._cache = (epoch, self.epoch_batches(epoch) if self.budget else self._perm(epoch))
+            if self.groups is not None:
+                plan: list[np.ndarray] | np.ndarray = self.group_batches(epoch)
+            elif self.budget:
+                plan = self.epoch_batches(epoch)
+            else:
+                plan = self._perm(epoch)
+            self._cache = (epoch, plan)
         return self._cache[1]
 
     def next(self) -> np.ndarray:
         """The next global batch; advances `state`."""
         e, pos = self.state["epoch"], self.state["pos"]
-        if self.budget:
+        if self._batched():
             batches = self._epoch(e)
             if pos >= len(batches):
                 e, pos = e + 1, 0
@@ -532,7 +561,9 @@ class BatchPlan:
 
     def clone(self) -> BatchPlan:
         """An independent plan at the same position (e.g. for DataLoader prefetching)."""
-        p = BatchPlan(self.lengths, self.batch_size, self.budget, self.seed, self.min_batch)
+        p = BatchPlan(
+            self.lengths, self.batch_size, self.budget, self.seed, self.min_batch, self.groups
+        )
         p.load_state_dict(self.state)
         return p
 

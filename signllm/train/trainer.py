@@ -109,6 +109,7 @@ RESUME_FIXED = (
     "max_clip_frames",
     "normalize",
     "train_split",
+    "language_batches",
 )
 
 
@@ -517,12 +518,16 @@ class Trainer:
             raise DataError(f"no {cfg.train_split!r} clips for {', '.join(langs)}", self.store.path)
         self.dataset = ClipDataset(self.store, self.index, self.stats, cfg.max_clip_frames)
         self.capped = np.minimum(self.index.frames, cfg.max_clip_frames)
+        by_language = cfg.mode == "mlsf" and cfg.language_batches and len(langs) > 1
         self.plan = BatchPlan(
             self.capped,
             cfg.batch_size,
             cfg.max_frames_per_batch,
             cfg.seed,
             min_batch=info.world_size,
+            groups=np.array([self.index.language(i) for i in range(len(self.index))])
+            if by_language
+            else None,
         )
         self.dev = None
         if info.is_main and self.dev_split in self.store.splits:
