@@ -145,11 +145,12 @@ class Job:
         return self
 
 
-def run_jobs(jobs: list[Job], parallel: int) -> dict[str, float]:
-    """Run jobs `parallel` at a time; every failure is reported, not just the first."""
+def run_jobs(jobs: list[Job], parallel: int, failed: list[str] | None = None) -> dict[str, float]:
+    """Run jobs `parallel` at a time; every failure is reported, not just the first. With
+    `failed`, failures are collected there (and logged) and the others go on."""
     if not jobs:
         return {}
-    errors = []
+    errors: list[str] = []
     with cf.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         futures = {pool.submit(job): job for job in jobs}
         for fut in cf.as_completed(futures):
@@ -157,8 +158,12 @@ def run_jobs(jobs: list[Job], parallel: int) -> dict[str, float]:
                 fut.result()
             except SignLLMError as e:
                 errors.append(str(e))
-    if errors:
+    if errors and failed is None:
         raise SignLLMError("\n\n".join(errors))
+    for e in errors:
+        log.warning("%s", e.splitlines()[0])
+    if failed is not None:
+        failed += [e.splitlines()[0] for e in errors]
     return {j.name + (" (stopped at the time limit)" if j.stopped else ""): j.seconds for j in jobs}
 
 
@@ -215,12 +220,18 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                             f"{slug(name)}_seed{seed}.log", threads, args.train_limit,
                             out / "best"))  # fmt: skip
     commands = [corpus_cmd, *(j.command for j in jobs)]
-    seconds.update(run_jobs(jobs, args.jobs))
+    failed: list[str] = []
+    seconds.update(run_jobs(jobs, args.jobs, failed))
+    if not (reader / "config.json").exists():
+        raise SignLLMError(f"no reader in {reader}: " + "; ".join(failed))
 
     # 4. evaluations: the test split (instruments on), the train split's recorded sentences
     evals: list[Job] = []
-    for (name, seed), out in trained.items():
+    for (name, seed), out in list(trained.items()):
         ck = out / "best" if (out / "best" / "config.json").exists() else out / "last"
+        if not (ck / "config.json").exists():  # failed or stopped before its first checkpoint
+            del trained[(name, seed)]
+            continue
         test = ["evaluate", "--model", str(ck), "--data", str(data), "--split", "test",
                 "--reader", str(reader), "--out", str(out / "eval_test.json"), "--no-progress",
                 "--no-per-clip", *dev]  # fmt: skip
@@ -236,7 +247,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             evals.append(Job(f"evaluate {name} (seed {seed}, {what})", argv, runs / "logs" /
                              f"eval_{slug(name)}_seed{seed}_{what}.log", threads))  # fmt: skip
     commands += [j.command for j in evals]
-    seconds.update(run_jobs(evals, args.jobs))
+    seconds.update(run_jobs(evals, args.jobs, failed))
 
     # 5. gather
     results: dict[str, Any] = {}
@@ -263,6 +274,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         "bt": _read(bt / "config.json").get("training") if args.bt_steps > 0 else None,
         "commands": commands,
         "step_seconds": seconds,
+        "failed": failed,
         "total_seconds": round(time.perf_counter() - t0, 1),
         "letter_sharing": letter_sharing(),
         "runs": results,

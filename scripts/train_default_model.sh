@@ -24,7 +24,7 @@ DEST=${DEST:-signllm/assets/models/default}
 
 [ -n "${SKIP_DATA:-}" ] || "$PY" -m signllm data demo -o "$DATA" --workers 2
 # SETS: extra `--set KEY=VALUE` overrides, space-separated (the shipped model's are below)
-SETS=${SETS:-model.d_model=128 model.n_heads=4 model.d_ff=256 model.hand_weight=3}
+SETS=${SETS:-model.hand_weight=3}
 common=(--data "$DATA" --size tiny --steps "$STEPS" --batch-size 16 --lr 1e-3
         --checkpoint-every 500 --seed 0 --device "$DEVICE" --no-progress)
 for kv in $SETS; do common+=(--set "$kv"); done
