@@ -5,7 +5,8 @@
 # Knobs (environment): STEPS (pose models), SETS (model overrides), TEXT_STEPS (prompt -> gloss text model, default
 # STEPS), LANGS (MLSF groups), PROMPT_LANGS (the shared Prompt2LangGloss model: all 20 languages
 # by default, one small model), DEVICE, DATA, RUNS, READER (a `signllm train-reader` checkpoint:
-# the card then reports fingerspelling read back), SKIP_DATA=1 (DATA is already built).
+# the card then reports fingerspelling read back), SKIP_DATA=1 (DATA is already built),
+# TEXT_FROM=DIR (reuse a trained prompt -> gloss text model instead of training one).
 # Steps: build the demo corpus, train MLSF, the shared Prompt2LangGloss pose model and its text
 # model side by side, copy the best checkpoints (no trainer state) next to the current model,
 # evaluate them on the held-out test split, write the card, then swap the folder in: the shipped
@@ -35,8 +36,12 @@ p1=$!
 "$PY" -m signllm train --out "$RUNS/prompt" --mode prompt --languages "$PROMPT_LANGS" \
   "${common[@]}" &
 p2=$!
-"$PY" -m signllm train-prompt --data "$DATA" --out "$RUNS/prompt_text" --languages "$LANGS" \
-  --steps "$TEXT_STEPS" --no-progress &
+if [ -n "${TEXT_FROM:-}" ]; then  # keep a trained prompt -> gloss text model (it does not
+  rm -rf "$RUNS/prompt_text" && mkdir -p "$RUNS" && cp -r "$TEXT_FROM" "$RUNS/prompt_text" &
+else                              # depend on the pose models' space or inputs)
+  "$PY" -m signllm train-prompt --data "$DATA" --out "$RUNS/prompt_text" --languages "$LANGS" \
+    --steps "$TEXT_STEPS" --no-progress &
+fi
 p3=$!
 for p in $p1 $p2 $p3; do wait "$p"; done  # any failure stops here (set -e)
 
