@@ -548,6 +548,8 @@ def results_markdown(doc: dict[str, Any]) -> str:
             f"{_pm([_get(first, 'recorded', 'floor', 'dtw_mje')])} |"
         )
 
+    if doc.get("failed"):
+        lines += ["", "## Runs that did not finish", "", *(f"- {f}" for f in doc["failed"])]
     m = doc["machine"]
     lines += [
         "",
