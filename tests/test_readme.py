@@ -4,9 +4,10 @@ The commands run in README order in one temporary folder laid out like a checkou
 samples, scripts/ and run.sh), with `signllm` and `torchrun` on PATH as thin wrappers around
 this interpreter. The wrappers change only the size of a run: training commands get
 `--steps SIGNLLM_README_STEPS` (default 2; a command's own `--steps` is replaced, `--resume`
-keeps the run's), `--size` becomes `tiny`, torchrun starts 2 processes (gloo on CPU);
-scripts get `STEPS` (and `SKIP_DATA=1`: the demo corpus is built by the README's own command). Nothing else is changed: each command must exit 0 and write the
-outputs it names. The commands CI cannot run are listed in SKIPPED with the reason.
+keeps the run's), `--size` becomes `tiny`, torchrun starts 2 processes (gloo on CPU); scripts
+get `STEPS` (and `SKIP_DATA=1`: the README's own command has built the demo corpus). Nothing
+else is changed: each command must exit 0 and write the outputs it names. The commands CI
+cannot run are listed in SKIPPED with the reason.
 """
 
 from __future__ import annotations
