@@ -255,7 +255,7 @@ def test_every_readme_command_runs(tmp_path: Path) -> None:
                 assert path.exists(), f"{cmd}: no {out} written\n{tail}"
                 if path.is_dir():
                     assert any(path.iterdir()), f"{cmd}: {out} is empty"
-            report.append(f"{took:6.1f} s  {cmd.splitlines()[0]}")
+            report.append(f"{took:6.1f} s  {run.splitlines()[0]}")
     total = time.perf_counter() - t0
     toy = log.read_text("utf-8") if log.exists() else ""
     print("\n".join(report), f"\ntoy sizes:\n{toy}", f"\ntotal {total:.1f} s, walkthrough "
