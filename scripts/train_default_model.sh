@@ -22,7 +22,7 @@ PROMPT_LANGS=${PROMPT_LANGS:-all}
 DEVICE=${DEVICE:-auto}
 DEST=${DEST:-signllm/assets/models/default}
 
-[ -n "${SKIP_DATA:-}" ] || "$PY" -m signllm data demo-corpus -o "$DATA" --workers 2
+[ -n "${SKIP_DATA:-}" ] || "$PY" -m signllm data demo -o "$DATA" --workers 2
 common=(--data "$DATA" --size tiny --steps "$STEPS" --batch-size 16 --lr 1e-3
         --checkpoint-every 500 --seed 0 --device "$DEVICE" --no-progress)
 # the three trainings are independent: run them side by side, one thread each
