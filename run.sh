@@ -3,19 +3,21 @@
 #   bash run.sh demo    # set up, then translate a sentence with the default model
 #   bash run.sh test    # set up, then lint and run the test suite (what CI runs)
 #   bash run.sh setup   # only set up
+#   bash run.sh COMMAND ...  # any other signllm command, run in .venv (bash run.sh translate ...)
 # Set-up: a virtual environment in .venv with this package and its dev tools. If no torch is
 # importable there, torch==2.13.0 is installed first (a CPU wheel where one is available), so an
 # unpinned torch never pulls a multi-GB CUDA build; GPU users install their own torch build into
 # .venv first (or point SIGNLLM_PYTHON at an environment that has it).
 set -euo pipefail
-cd "$(dirname "$0")"
+here=$PWD  # signllm commands run where run.sh was called, so relative paths mean the same
+cd "$(dirname "$(readlink -f "$0")")"
 
 PY=${SIGNLLM_PYTHON:-}
 if [ -z "$PY" ]; then
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  PY=.venv/bin/python
+  PY=$PWD/.venv/bin/python
 fi
 
 setup() {
@@ -42,10 +44,7 @@ setup
 case "$cmd" in
   setup) ;;
   demo)  # the main job: sign a sentence with the default model, write a video and a .pose
-    mkdir -p signllm-demo
-    "$PY" -m signllm translate "${@:-und nun die wettervorhersage für morgen}" --lang DGS \
-      -o signllm-demo/translation.mp4 -o signllm-demo/translation.gif \
-      -o signllm-demo/translation.pose -o signllm-demo/translation.bvh
+    cd "$here" && "$PY" -m signllm demo "$@"   # -> signllm-demo/translation.{mp4,gif,pose,bvh}
     ;;
   test)
     # the optional MediaPipe environment (video -> keypoints); its tests skip if it can't install
@@ -62,5 +61,5 @@ case "$cmd" in
     "$PY" -m ruff format --check .
     "$PY" -m pytest -q "$@"
     ;;
-  *) "$PY" -m signllm "$cmd" "$@" ;;
+  *) cd "$here" && "$PY" -m signllm "$cmd" "$@" ;;
 esac

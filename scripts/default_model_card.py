@@ -121,7 +121,7 @@ on the training data) along predicted directions, with a rigid shoulder line. Th
 the text and its progress through the clip (not its own previous pose), and plans the length
 itself: no ground-truth length or counter is used.
 
-**Data.** The training split of the demo corpus (`signllm data demo`): a few PHOENIX-2014T
+**Data.** The training split of the demo corpus (`signllm data demo-corpus`): a few PHOENIX-2014T
 weather sentences (DGS), How2Sign sentences (ASL, lifted to 3D), SignSuisse signs (DSGS) and
 fingerspelled words composed from real letter recordings of 20 sign languages, all in one
 signing space (neck at the origin, shoulder width 1, the signer's right hand on the viewer's

@@ -1,8 +1,9 @@
 """The `signllm` command: every command's arguments and dispatch, over the Python API.
 
-One module per command group: `data` (info, convert, render, demo, data build/extract/demo),
-`train` (train, train-prompt, train-bt, train-reader), `eval` (evaluate), `translate` (translate, serve,
-languages). The library below takes Python arguments and returns values; nothing under it parses.
+One module per command group: `data` (info, convert, render, samples, data
+build/extract/demo-corpus), `train` (train, train-prompt, train-bt, train-reader), `eval`
+(evaluate), `translate` (translate, demo, serve, languages). The library below takes Python
+arguments and returns values; nothing under it parses.
 
 Errors a user can fix (bad files, unknown options) print one line naming the file and line or
 field, and exit with code 2; no traceback, no partial output. That handling lives in `main` only.
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.register_info(sub)
     data.register_convert(sub)
     translate.register_translate(sub)
+    translate.register_demo(sub)
     train.register_train(sub)
     train.register_train_prompt(sub)
     translate.register_serve(sub)
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.register_render(sub)
     translate.register_languages(sub)
     data.register_data(sub)
-    data.register_demo(sub)
+    data.register_samples(sub)
     return parser
 
 

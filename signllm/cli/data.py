@@ -1,4 +1,10 @@
-"""`signllm info | convert | render | demo` and `signllm data build | extract | demo`."""
+"""`signllm info | convert | render | samples` and `signllm data build | extract | demo-corpus`.
+
+"demo" means one thing: signing a sentence with the default model (`bash run.sh demo`, the same
+as `signllm demo`, in translate.py). The tour of the bundled sample files is `signllm samples`;
+the corpus the default model is trained on is `signllm data demo-corpus` (`data demo` is kept as
+an alias of it, for older scripts).
+"""
 
 from __future__ import annotations
 
@@ -159,8 +165,8 @@ def register_render(sub: Any) -> None:
     p.set_defaults(func=cmd_render)
 
 
-# --- demo: the bundled samples ----------------------------------------------------------------
-def cmd_demo(args: argparse.Namespace) -> int:
+# --- samples: the bundled sample files -------------------------------------------------------
+def cmd_samples(args: argparse.Namespace) -> int:
     """Read each bundled sample format, print what it holds, and convert it both ways."""
     from ..assets import samples_dir
     from ..data.formats import read_poses, write_poses
@@ -190,10 +196,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_demo(sub: Any) -> None:
-    p = sub.add_parser("demo", help="read and convert the bundled real samples")
-    p.add_argument("-o", "--output", default="signllm-demo", help="output folder")
-    p.set_defaults(func=cmd_demo)
+def register_samples(sub: Any) -> None:
+    p = sub.add_parser("samples", help="read and convert the bundled real sample files")
+    p.add_argument("-o", "--output", default="signllm-samples", help="output folder")
+    p.set_defaults(func=cmd_samples)
 
 
 # --- signllm data build -----------------------------------------------------------------------
@@ -316,7 +322,7 @@ def register_extract(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-# --- signllm data demo ------------------------------------------------------------------------
+# --- signllm data demo-corpus -----------------------------------------------------------------
 def cmd_demo_corpus(args: argparse.Namespace) -> int:
     from ..data.demo_corpus import build_demo_corpus
     from ..data.fingerspell import load_lexicon
@@ -342,7 +348,10 @@ def register_data(sub: Any) -> None:
     register_extract(data_sub)
     register_build(data_sub)
     p = data_sub.add_parser(
-        "demo", help="build the demo corpus (PHOENIX, How2Sign, DSGS signs, fingerspelling)"
+        "demo-corpus",
+        aliases=["demo"],
+        help="build the demo corpus, the default model's training data, from the bundled "
+        "samples (PHOENIX, How2Sign, DSGS signs, fingerspelling)",
     )
     p.add_argument("-o", "--output", default="data/demo", help="store folder")
     p.add_argument("--workers", type=int, default=1)
@@ -359,19 +368,19 @@ __all__ = [
     "add_read_options",
     "cmd_build",
     "cmd_convert",
-    "cmd_demo",
     "cmd_demo_corpus",
     "cmd_extract",
     "cmd_info",
     "cmd_render",
+    "cmd_samples",
     "info_dict",
     "read_opts",
     "register_build",
     "register_convert",
     "register_data",
-    "register_demo",
     "register_extract",
     "register_info",
     "register_render",
+    "register_samples",
     "select",
 ]

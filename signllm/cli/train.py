@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..train.config import TrainConfig, apply_overrides, field_types, set_field
@@ -24,7 +25,7 @@ _HELP = {
     "languages": "comma-separated codes (gsg,ase) or 'all' with train clips",
     "size": "model size preset: tiny, pt-base, 40m, 120m, 1b",
     "steps": "optimizer steps",
-    "resume": "continue OUT/last exactly",
+    "resume": "continue OUT/last exactly; options not given keep the run's values (--steps ...)",
     "init_from": "start from a checkpoint; MLSF: new --languages are added as new groups",
     "tokenizer": "input tokens: auto (gloss if present, else text), gloss, text, subword",
     "threads": "torch CPU threads (0 = 1 for small models, more for big ones on idle cores)",
@@ -95,19 +96,66 @@ def _get(cfg: Any, dotted: str) -> Any:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """defaults < --config FILE < flags < --set; validated."""
+    """defaults < the resumed run's config (--resume) < --config FILE < flags < --set; validated.
+
+    With --resume and an OUT/last checkpoint, every option not given again keeps the value the
+    run was started with (its --steps, --languages, --size ...), so the first command plus
+    --resume, or just --data, --out and --resume, continues the same run.
+    """
     path = getattr(args, "config", None)
-    cfg = TrainConfig.from_json(path) if path else TrainConfig()
-    items = []
+    file_dict = _read_config(path) if path else {}
+    items, flags = [], {}
     for key, value in vars(args).items():
         if key.startswith("cfg:"):
             name = key[4:]
             if isinstance(value, bool):
-                set_field(cfg, name, value)
+                flags[name] = value
             else:
                 items.append(f"{name}={value}")
-    cfg = apply_overrides(cfg, items + list(getattr(args, "set_items", []) or []))
+    items += list(getattr(args, "set_items", []) or [])
+
+    def build(base: dict[str, Any], where: str) -> TrainConfig:
+        cfg = TrainConfig.from_dict(_merge(base, file_dict), where=where)
+        for name, value in flags.items():
+            set_field(cfg, name, value)
+        return apply_overrides(cfg, items)
+
+    cfg = build({}, str(path or "train config"))
+    saved = _resumed_config(cfg) if cfg.resume else None
+    if saved is not None:
+        where, base = saved
+        base = {k: v for k, v in base.items() if k not in ("resume", "init_from")}
+        cfg = build(base, where)
     return cfg.validate()
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    TrainConfig.from_json(path)  # the checks, with file and line in the message
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`top` over `base`, nested objects (model, plc) merged field by field."""
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _resumed_config(cfg: TrainConfig) -> tuple[str, dict[str, Any]] | None:
+    """(file, train config dict) of OUT/last when there is one to resume, else None."""
+    from ..checkpoint import CONFIG, resolve
+
+    if not cfg.out:
+        return None
+    last = resolve(Path(cfg.out) / "last") / CONFIG
+    if not last.is_file():
+        return None
+    try:
+        saved = json.loads(last.read_text(encoding="utf-8")).get("train")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None  # the trainer reports a broken checkpoint with its own message
+    return (str(last), saved) if isinstance(saved, dict) else None
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""`signllm translate`, `signllm serve` and `signllm languages`: the user-facing side."""
+"""`signllm translate`, `signllm demo`, `signllm serve` and `signllm languages`: the user side."""
 
 from __future__ import annotations
 
@@ -97,6 +97,28 @@ def add_lexicon_arguments(p: argparse.ArgumentParser) -> None:
                    "letters of 20 sign languages shipped in the package)")  # fmt: skip
 
 
+# --- signllm demo -----------------------------------------------------------------------------
+DEMO_TEXT = "und nun die wettervorhersage für morgen"
+DEMO_OUTPUTS = ("translation.mp4", "translation.gif", "translation.pose", "translation.bvh")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The demo (`bash run.sh demo` runs this): a German sentence signed by the default model."""
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    ns = argparse.Namespace(text=args.text or [DEMO_TEXT], lang="DGS", mode="auto", model=None,
+                            lexicon=None, fingerspelling=None, max_frames=None,
+                            output=[str(out / name) for name in DEMO_OUTPUTS])  # fmt: skip
+    return cmd_translate(ns)
+
+
+def register_demo(sub: Any) -> None:
+    p = sub.add_parser("demo", help="sign a German sentence with the default model (the demo)")
+    p.add_argument("text", nargs="*", help=f"DGS text (default: {DEMO_TEXT!r})")
+    p.add_argument("-o", "--output", default="signllm-demo", help="output folder")
+    p.set_defaults(func=cmd_demo)
+
+
 # --- signllm serve ----------------------------------------------------------------------------
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `signllm serve`; sets `func` to `cmd_serve`."""
@@ -187,10 +209,12 @@ def register_languages(sub: Any) -> None:
 __all__ = [
     "add_lexicon_arguments",
     "add_serve_arguments",
+    "cmd_demo",
     "cmd_languages",
     "cmd_serve",
     "cmd_translate",
     "describe_word",
+    "register_demo",
     "register_languages",
     "register_serve",
     "register_translate",
