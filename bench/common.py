@@ -53,13 +53,17 @@ class Contender:
     def __init__(self, name: str, run: Callable[[], int], expected: int) -> None:
         self.name, self.run, self.expected = name, run, expected
         self.seconds: list[float] = []
+        self.cpu_seconds: list[float] = []
         self.loads: list[float] = []
 
 
 def interleave(contenders: list[Contender], repeats: int, warmup: bool = True) -> dict[str, Any]:
     """Run every contender `repeats` times, round-robin; frames/s = frames produced / wall time.
 
-    Returns per contender: median frames/s, every run's frames/s, the load at every run.
+    Returns per contender: median frames/s (wall clock: the honest figure), every run's
+    frames/s, the load at every run, and frames per CPU second of this process (all its threads):
+    on a machine whose load exceeds its cores, wall time includes waiting for a core, CPU time
+    does not, so the two together say how much of a slow run was the neighbours.
     """
     if warmup:
         for c in contenders:
@@ -68,11 +72,12 @@ def interleave(contenders: list[Contender], repeats: int, warmup: bool = True) -
     for _ in range(repeats):
         for c in contenders:
             load = load_avg()
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             got = c.run()
-            dt = time.perf_counter() - t0
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
             assert got == c.expected, f"{c.name}: produced {got} frames, asked for {c.expected}"
             c.seconds.append(dt)
+            c.cpu_seconds.append(cpu)
             c.loads.append(load)
     out = {}
     for c in contenders:
@@ -80,6 +85,9 @@ def interleave(contenders: list[Contender], repeats: int, warmup: bool = True) -
         out[c.name] = {
             "frames_per_s_median": round(float(np.median(rates)), 1),
             "frames_per_s_runs": [round(r, 1) for r in rates],
+            "frames_per_cpu_s_median": round(
+                float(np.median([c.expected / max(s, 1e-9) for s in c.cpu_seconds])), 1
+            ),
             "frames_per_run": c.expected,
             "load_at_runs": c.loads,
         }

@@ -15,6 +15,9 @@ with the 1-minute load at every run):
 - `baseline_pt_style`: a naive Progressive-Transformers-style greedy decoder of the same size
   (bench/train.py's `NaivePT`: hand-written attention, masks rebuilt and the whole decoder re-run
   over every frame each step, as PT's inference does);
+- `matmul_floor`: only the products of a fused step on the same weights, nothing else: at batch
+  1 a float32 step streams every weight once (~30 MB at PT-base, more than L2), so this is the
+  ceiling for any float32 decoder on the machine;
 - at batch `--batch` (default 32): `fused` and `reference` (and the baseline with `--full`).
 Step times (batch 1) at frames 10 and 190: median over the repeats of the median of the 5 steps
 around each, stamped at each call of the decoder's input layer (the step's first op).
@@ -142,6 +145,41 @@ def baseline(naive: torch.nn.Module, b: int, n: int, clock: StepClock | None):
     return run
 
 
+def matmul_floor(model: ProgressiveTransformer, n: int):
+    """Only the products of a fused batch-1 step, n times, on the model's own weights: the
+    frames/s that streaming those weights alone allows (a float32 step cannot beat it)."""
+    from signllm.models.core import FusedDecoderStep
+
+    tok = tokens(1)
+    with torch.no_grad():
+        memory, mask = model.encode(tok, tok != 0)
+        st = FusedDecoderStep(model.dec_layers, model.memory_kv(memory), mask, n)
+    mats = [(model.frame_in.weight.t(), model.frame_in.bias)]
+    mats += [(model.pose_head.weight.t(), model.pose_head.bias)]
+    folded = []
+    for p in st.layers:
+        mats += [p["qkv"], p["sproj"], p["fc"], p["mproj"]]
+        if st.fold:
+            folded.append((p["mq"], p["pv"]))
+        else:
+            mats += [p["q"], p["cproj"]]
+    xs = {w.shape[0]: torch.randn(1, w.shape[0]) for w, _ in mats}
+    col = torch.randn(1, st.d, 1)
+    att = torch.randn(1, st.h_s, 1)
+
+    def run() -> int:
+        with torch.no_grad():
+            for _ in range(n):
+                for w, b in mats:
+                    torch.addmm(b, xs[w.shape[0]], w)
+                for mq, pv in folded:
+                    torch.bmm(mq, col)
+                    torch.bmm(pv, att)
+        return n
+
+    return run
+
+
 def profile_step(fn: Callable[[], int], n: int) -> dict[str, float]:
     """Per-step ms by op class (self CPU time of aten ops) and the Python/dispatch rest."""
     from torch.profiler import ProfilerActivity, profile
@@ -215,6 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
         Contender("fused_kinematic", project(kin, 1, n, clocks["k"]), n),
         Contender("reference", project(model, 1, n, None, fused=False), n),
         Contender("baseline_pt_style", baseline(naive, 1, n, clocks["n"]), n),
+        Contender("matmul_floor", matmul_floor(model, n), n),
     ]
     load_start = load_avg()
     measured: dict = {"batch_1": interleave(b1, args.repeats)}
@@ -233,6 +272,7 @@ def main(argv: list[str] | None = None) -> dict:
         "fused_vs_reference": round(f["fused"] / f["reference"], 2),
         "fused_vs_baseline_pt_style": round(f["fused"] / f["baseline_pt_style"], 2),
         "reference_vs_baseline_pt_style": round(f["reference"] / f["baseline_pt_style"], 2),
+        "fused_vs_matmul_floor": round(f["fused"] / f["matmul_floor"], 2),
     }
     if big:
         large = [

@@ -499,7 +499,9 @@ class ClipIndex:
         return len(self.ids)
 
     def tokens(self, i: int) -> np.ndarray:
-        return self.flat[self.offsets[i] : self.offsets[i + 1]]
+        return np.array(
+            self.flat[self.offsets[i] : self.offsets[i + 1]]
+        )  # a copy: flat may be mmap
 
     def language(self, i: int) -> str:
         return self.languages[int(self.lang[i])]
