@@ -140,3 +140,10 @@ def test_fk_in_one_product_equals_level_by_level() -> None:
             head.joints_from_params(y), level_by_level_fk(head, y), atol=1e-5, rtol=1e-5
         )
     assert "_chain" not in head.state_dict()  # derived buffers stay out of saved weights
+
+
+def test_the_inference_normaliser_equals_normalised() -> None:
+    head = golden_model("kinematic").pose_head
+    y = torch.randn(6, head.per_frame, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(head.normaliser()(y), head.normalised(y), atol=1e-5, rtol=1e-5)

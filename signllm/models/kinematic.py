@@ -24,7 +24,7 @@ Body, rest pose and normalisation are buffers (saved with the weights); the conf
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -223,6 +223,36 @@ class KinematicHead(nn.Module):
         return (
             (self.joints_from_params(y) - self.mean.to(y.dtype)) / self.std.to(y.dtype)
         ).flatten(-2)
+
+    def normaliser(self) -> Callable[[Tensor], Tensor]:
+        """`normalised` for inference (no autograd) with its constants computed once: the
+        decoder calls it every step. (n, per_frame) -> (n, J * 3), equal within float rounding.
+        """
+        with torch.no_grad():
+            j = self.j
+            rest_root, dirs0 = self.rest[self.root], self.rest_directions()
+            off_t = (self.rest[list(self.torso)] - self.rest[self.root]).t().contiguous()  # (3, 2)
+            eye = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], device=self.rest.device)
+            # one product places every joint: [anchor selection | bone chain] (J, 3 + J)
+            sel = F.one_hot(self._anchor_of, 3).to(self.rest.dtype)
+            place = torch.cat([sel, self._chain * self.lengths[None, :]], 1)
+            inv_std = 1.0 / self.std
+            shift = -self.mean * inv_std
+
+        def normalise(y: Tensor) -> Tensor:
+            n = y.shape[0]
+            r = y[:, 3:9] + eye
+            e1 = F.normalize(r[:, :3], dim=-1, eps=1e-6)
+            b = r[:, 3:]
+            e2 = F.normalize(b - (e1 * b).sum(-1, keepdim=True) * e1, dim=-1, eps=1e-6)
+            rot = torch.stack([e1, e2, torch.cross(e1, e2, dim=-1)], -1)  # (n, 3, 3) columns
+            root = y[:, None, :3] + rest_root  # (n, 1, 3)
+            torso = root + (rot @ off_t).transpose(1, 2)  # (n, 2, 3)
+            dirs = F.normalize(dirs0 + y[:, 9:].view(n, j, 3), dim=-1, eps=1e-6)  # (n, J, 3)
+            joints = place @ torch.cat([root, torso, dirs], 1)  # (n, J, 3)
+            return torch.addcmul(shift, joints, inv_std).view(n, j * 3)
+
+        return normalise
 
     def forward(self, h: Tensor) -> Tensor:
         """(b, t, d) -> normalised joints flattened as the linear head's (b, t, k * J * 3)."""

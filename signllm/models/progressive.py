@@ -557,6 +557,7 @@ class ProgressiveTransformer(nn.Module):
         pos = self._pos("frame", 0, n_pos, dev)  # (T, d)
         head = self.pose_head
         kin = isinstance(head, KinematicHead)
+        normalise = head.normaliser() if kin else (lambda y: y)  # FK parameters -> pose
         rows = head.per_frame if kin else p  # the first future frame's outputs
         pw, pb = (head.proj.weight, head.proj.bias) if kin else (head.weight, head.bias)
         w_out = torch.cat([pw[:rows], self.counter_head.weight]).t()  # (d, rows + 1)
@@ -579,7 +580,7 @@ class ProgressiveTransformer(nn.Module):
             x = self.frame_in(frame[:, None])[:, 0].add_(pos[step])  # (b, d); hooks see (b, 1, f)
             y = F.layer_norm(stepper(x), ln.normalized_shape, ln.weight, ln.bias, ln.eps)
             out = torch.addmm(b_out, y, w_out)  # (b, rows + 1): pose (or FK parameters), logit
-            pose = head.normalised(out[:, :rows]) if kin else out[:, :p]
+            pose = normalise(out[:, :rows])  # (b, p)
             counter = torch.sigmoid(out[:, rows])  # (b,)
             poses[:, step] = pose
             counters[:, step] = counter
