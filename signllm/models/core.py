@@ -9,7 +9,11 @@ normalisation, output heads, losses, stopping rules) stays in its own file.
 Decoding with a cache. Self-attention keys/values are cached per decoder layer in buffers
 preallocated to the maximum length (`KVCache`: no concatenation, so a step costs the same at
 position 5 and position 500 up to the attention itself); the cross-attention keys/values of the
-encoder memory are computed once per sequence (`Decoder.memory_kv`).
+encoder memory are computed once per sequence (`Decoder.memory_kv`). For inference,
+`FusedDecoderStep` runs the same cached arithmetic with far fewer ops per step (cross-attention
+folded into the memory, weights read in place): at batch 1 a step is bound by streaming every
+weight once (PT-base: ~26 MB of float32 per frame, ~1.2 ms on one core of the 2-core VM at its
+~21 GB/s), so what is left to remove is per-op overhead (bench/decode.py measures both).
 
 State-dict keys. `Encoder` and `Decoder` are `nn.ModuleList`s of layers, so a model that stores
 them as `enc_layers` / `dec_layers` keeps the keys ``enc_layers.0.attn.qkv.weight``,
@@ -340,8 +344,9 @@ class FusedDecoderStep:
     - cross-attention folded into the memory once per sequence (exact in real arithmetic): head
       h's scores are ``scale * K_h (Wq_h y + bq_h)`` = ``Mq_h y + m_h`` and its output through
       the projection is ``Wo_h V_h^T a_h`` = ``P_h a_h``, so a step multiplies by Mq (h*s, d)
-      and P (d, h*s) instead of Wq and Wo (d, d) each; used while h * s < d (short sources),
-      else the plain query projection and attention;
+      and P (d, h*s) instead of Wq and Wo (d, d) each; used while b * h * s < d (small batches
+      of short sources: the folded matrices are per sequence, Wq and Wo are shared), else the
+      plain query projection and attention;
     - self-attention keys/values written into caches preallocated to `max_len` positions;
     - weights read in place through transposed views, biases and residuals fused into `addmm`.
 
@@ -357,7 +362,7 @@ class FusedDecoderStep:
         k0 = memory_kv[0][0]  # (b, h, s, dh)
         b, s = k0.shape[0], k0.shape[2]
         self.b, self.d, self.h, self.dh, self.pos, self.max_len = b, d, h, dh, 0, max_len
-        self.fold = h * s < d
+        self.fold = b * h * s < d  # folded matrices are per sequence: fewer bytes only then
         neg = torch.zeros(b, s, dtype=k0.dtype, device=k0.device).masked_fill(
             ~memory_mask.bool(), -math.inf
         )  # (b, s): 0 = real key, -inf = padding
