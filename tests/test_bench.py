@@ -88,3 +88,22 @@ def test_startup_bench_toy(capsys: pytest.CaptureFixture[str]) -> None:
     m = report["measured"]
     assert m["small_cold"]["train_clips"] == 9 and m["big_warm"]["train_clips"] == 180
     assert m["ratio_big_to_small_warm"] > 0
+
+
+@pytest.mark.slow
+def test_train_bench_toy(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = "--size tiny --steps 2 --warmup 1 --rounds 2 --clips 3 --memory-steps 1 --e2e-clips 20"
+    report = bench("train").main(argv.split())
+    assert report == last_json(capsys)
+    m = report["measured"]
+    assert m["frames_per_s"]["ours_model_only"]["median"] > 0
+    assert m["frames_per_s"]["baseline_pt_style"]["median"] > 0
+    assert len(m["load_at_rounds"]) == 2
+    assert m["memory"]["10n"]["clips"] == 30
+
+
+def test_train_bench_refuses_a_step_that_trains_fewer_frames() -> None:
+    mod = bench("train")
+    batches = mod.memory_batches(2)
+    with pytest.raises(AssertionError, match="the batch has"):
+        mod.time_steps(lambda batch: int(batch[2].sum()) - 1, batches, warmup=1)
