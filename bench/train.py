@@ -212,14 +212,18 @@ def memory_batches(n_batches: int, b: int = 8, vocab: int = 404) -> list[tuple]:
 
 
 def time_steps(step, batches: list[tuple], warmup: int) -> list[float]:
-    """Frames/s of each `step(batch)` over the batches after `warmup`."""
+    """Frames/s of each `step(batch)` over the batches after `warmup`; a step returns the number
+    of frames it trained on (its loss's valid frames), checked against the batch's real frames."""
     for batch in batches[:warmup]:
         step(batch)
     rates = []
     for batch in batches[warmup:]:
         t0 = time.perf_counter()
-        step(batch)
-        rates.append(int(batch[2].sum()) / (time.perf_counter() - t0))
+        got = step(batch)
+        dt = time.perf_counter() - t0
+        real = int(batch[2].sum())
+        assert got == real, f"a step trained on {got} frames, the batch has {real}"
+        rates.append(real / dt)
     return rates
 
 
@@ -228,22 +232,24 @@ def summary(rates: list[float]) -> dict[str, float]:
     return {"median": round(float(np.median(rates))), "mean": round(float(np.mean(rates)))}
 
 
-def bench_model_only(steps: int, warmup: int, rounds: int) -> dict:
+def bench_model_only(steps: int, warmup: int, rounds: int, size: str = "pt-base") -> dict:
     batches = memory_batches(steps + warmup)
     torch.manual_seed(0)
-    ours = ProgressiveTransformer(preset_config("pt-base", vocab_size=404, pose_dim=150))
+    ours = ProgressiveTransformer(preset_config(size, vocab_size=404, pose_dim=150))
     opt = torch.optim.AdamW(ours.parameters(), lr=1e-4)
 
     def ours_step(batch):
         tokens, frames, fmask = batch
-        loss = ours.loss(tokens, tokens != 0, frames, fmask)["loss"]
+        out = ours.loss(tokens, tokens != 0, frames, fmask)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        out["loss"].backward()
         torch.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)
         opt.step()
+        return int(out["counter_count"].sum())  # the frames the loss counted
 
+    dims = preset_config(size)
     torch.manual_seed(0)
-    naive = NaivePT(404, 151)
+    naive = NaivePT(404, 151, d=dims.d_model, h=dims.n_heads, ff=dims.d_ff)
     nopt = torch.optim.Adam(naive.parameters(), lr=1e-4)
 
     def naive_step(batch):
@@ -252,22 +258,28 @@ def bench_model_only(steps: int, warmup: int, rounds: int) -> dict:
         nopt.zero_grad()
         loss.backward()
         nopt.step()
+        return int(fmask.sum())  # its loss averages over every real frame
 
     # alternate rounds so that a noisy neighbour on a shared machine hits both alike
     a: list[float] = []
     b: list[float] = []
+    loads: list[float] = []
     for r in range(rounds):
+        loads.append(round(os.getloadavg()[0], 2))
         a += time_steps(ours_step, batches, warmup if r == 0 else 0)
         b += time_steps(naive_step, batches, warmup if r == 0 else 0)
     return {
         "ours": summary(a),
         "baseline": summary(b),
+        "load_at_rounds": loads,
         "params_ours_m": sum(p.numel() for p in ours.parameters()) / 1e6,
         "params_baseline_m": sum(p.numel() for p in naive.parameters()) / 1e6,
     }
 
 
-def bench_end_to_end(store: Path, out: Path, steps: int, warmup: int) -> dict:
+def bench_end_to_end(
+    store: Path, out: Path, steps: int, warmup: int, size: str = "pt-base"
+) -> dict:
     from signllm.train import distributed as D
     from signllm.train.config import TrainConfig
     from signllm.train.trainer import Trainer
@@ -275,7 +287,7 @@ def bench_end_to_end(store: Path, out: Path, steps: int, warmup: int) -> dict:
     cfg = TrainConfig(
         data=str(store),
         out=str(out),
-        size="pt-base",
+        size=size,
         steps=steps + warmup,
         batch_size=8,
         max_clip_frames=400,
@@ -366,8 +378,10 @@ def bench_memory(root: Path, n: int, steps: int) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", default="pt-base", help="model preset (tests use tiny)")
+    ap.add_argument("--e2e-clips", type=int, default=200, help="clips of the end-to-end store")
     ap.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
     ap.add_argument(
         "--threads", type=int, default=0, help="torch threads (default: signllm's rule for pt-base)"
@@ -377,23 +391,21 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=300, help="N of the memory comparison")
     ap.add_argument("--memory-steps", type=int, default=30)
     ap.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.memory_child:
         memory_child(args.memory_child[0], args.memory_child[1], int(args.memory_child[2]))
-        return
+        return {}
 
-    from signllm.train.runtime import set_threads
-
-    pt_base = ProgressiveTransformer(preset_config("pt-base", vocab_size=404, pose_dim=150))
-    set_threads(args.threads, sum(p.numel() for p in pt_base.parameters()))
-    del pt_base
-    settings = {"size": "pt-base", "batch": "8 clips x 120..180 frames", "steps": args.steps}
+    settings = {"size": args.size, "batch": "8 clips x 120..180 frames", "steps": args.steps}
+    settings["rounds"] = args.rounds
     result: dict = {}  # measured in this run
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        write_store(root / "store", 200)
-        e2e = bench_end_to_end(root / "store", root / "run", args.steps + 1, args.warmup)
-        model = bench_model_only(args.steps, args.warmup, args.rounds)
+        write_store(root / "store", args.e2e_clips)
+        e2e = bench_end_to_end(root / "store", root / "run", args.steps + 1, args.warmup, args.size)
+        model = bench_model_only(args.steps, args.warmup, args.rounds, args.size)
         result["frames_per_s"] = {
             "ours_end_to_end": e2e,
             "ours_model_only": model["ours"],
@@ -404,6 +416,7 @@ def main() -> None:
             "end_to_end": round(e2e["median"] / base, 2),
             "model_only": round(model["ours"]["median"] / base, 2),
         }
+        result["load_at_rounds"] = model["load_at_rounds"]
         result["params_m"] = {
             "ours": round(model["params_ours_m"], 2),
             "baseline": round(model["params_baseline_m"], 2),
@@ -431,7 +444,9 @@ def main() -> None:
         "torch": torch.__version__,
     }
     report = {"bench": "train", "machine": machine, "settings": settings}
-    print(json.dumps({**report, "measured": result, "quoted": quoted}))
+    report.update(measured=result, quoted=quoted)
+    print(json.dumps(report))
+    return report
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ crash half-way through a days-long build, and serve random clips to a training l
 
 Layout of a store directory::
 
-    store.json        {"format": "signllm-store", "version": 1, "skeleton", settings, counts}
+    store.json        {"format": "signllm-store", "version": 2, "skeleton", settings, counts}
     manifest.jsonl    one JSON row per clip, in write order (the index; see below)
     shard-00000.bin   concatenated records, each one clip (rotated at `shard_bytes`)
     shard-00001.bin   ...
@@ -22,9 +22,14 @@ Record (little-endian), self-describing so it decodes without the manifest::
 
     0  4s  magic b"SLR1"         4  u8  coords codec (0 q16, 1 f32)   5 u8 confidence codec
     6  u8  confidence bits        7  u8  compressor (0 zlib, 1 raw lzma2)  8 u32 frames
-    12 u16 joints                 14 u8  stored dims (2 | 3)           15 pad
+    12 u16 joints                 14 u8  stored dims (2 | 3)           15 u8 layout (0 | 1)
     16 f64 step                   24 3 x f64 lo                        48 u32 coords blob bytes
     52 coords blob, then confidence blob (each compressed separately)
+
+Layout 1 (store version 2, written now): a q16 coords blob is u32 n + the low byte plane
+compressed (n bytes) + the high byte plane compressed apart (nearly all zeros, so it no longer
+skews the low plane's code table); confidence codes of <= 4 bits go two per byte (below).
+Layout 0 (version-1 stores, still read): one stream for both planes, one confidence code a byte.
 
 Coordinates ("q16"): per clip, code = round((x - lo) / step) as uint16 on a grid whose step is set
 from the error bound: step = 2 * max_error * shoulder_width / sqrt(ndim), so the Euclidean error of
@@ -40,8 +45,16 @@ stored as float32 ("f32": bit patterns delta-coded over time, 4 byte planes; los
 
 Confidence: 0 always stays 0 (missing) and > 0 stays > 0. If a clip's confidences are all 0 or 1
 (cleaned data) a 1-bit mask is stored (exact). Otherwise codes = round(c * L), L = 2^bits - 1, with
-positive values raised to code 1; error <= 1/(2L) (8 bits: 0.002), except values below 1/(2L) which
-read back as 1/L. `confidence_bits=None` stores float32 (exact).
+positive values raised to code 1; error <= 1/(2L) (4 bits, the default: 1/30; 8 bits: 0.002),
+except values below 1/(2L) which read back as 1/L. Codes are delta-coded over time; with <= 4
+bits the deltas wrap mod 16 and are zigzagged into nibbles, two per byte. `confidence_bits=None`
+stores float32 (exact). Why 4 bits by default: raw OpenPose confidence is detector noise well
+above 1/30 (on the bundled How2Sign clips a seen joint's confidence changes by 0.05 median, 0.11
+mean, from one frame to the next), training reads only > 0, cleaning thresholds at 0.3, and at 8
+bits it was a fifth of a 2D store (3.7% of the JSON instead of 2.99%). What a user loses:
+confidences to within 1/30, values under 1/30 read as 1/15 (cleaning's fill confidence 0.05 reads
+back as 0.067), and so the weights of a confidence-weighted loss are that coarse; who needs them
+finer writes `confidence_bits=8` (or None: exact) per store.
 
 Crash safety: records are appended to the current shard; every `sync_every` records (and at
 rotation and close) the shard is fsynced first and only then are their manifest rows appended and
@@ -55,11 +68,10 @@ clip, no per-row dicts) and re-reads a row when it needs one; a clip costs one `
 record (descriptors are kept; pread has no shared file position, so forked DataLoader workers can
 share them). Iteration decodes one clip at a time and caches nothing.
 
-Measured (bench/store.py, 2-core x86 VM, defaults: max_error 9e-4, 8-bit confidence, zlib):
-How2Sign OpenPose JSON (2D, 3439 B/frame) -> 130 B/frame (3.8%; coordinates alone ~85 B, the
-rest is raw OpenPose confidence, which is noise at 8 bits; 0/1 confidence after cleaning: 85 B,
-2.5%); PHOENIX `.skels` (3D, 1248 B/frame) -> 112 B/frame (9.0%); largest joint error 8.96e-4
-shoulder widths; write ~50k frames/s, read ~300k frames/s; lzma: -5% bytes, 2.5x slower reads.
+Measured (bench/store.py, 2-core x86 VM, defaults: max_error 9e-4, 4-bit confidence, zlib 9,
+layout 1): How2Sign OpenPose JSON (2D, 3439 B/frame) -> 103 B/frame (2.99%; coordinates ~83 B,
+confidence ~19 B; the old default, 8-bit confidence: 128 B, 3.7%; 0/1 confidence after cleaning:
+2.4%); largest joint error 8.96e-4 shoulder widths; lzma: 2.90%, and slower reads.
 
     with StoreWriter("out/store", shard_bytes=1 << 30) as w:
         for pose in read_poses("how2sign/openpose_json"):
@@ -74,6 +86,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import lzma
 import math
@@ -98,15 +111,17 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 FORMAT = "signllm-store"
-VERSION = 1
+VERSION = 2  # 2: record layout 1 (split coordinate planes, packed <= 4-bit confidence)
 MAGIC = b"SLR1"
 MANIFEST = "manifest.jsonl"
 INFO = "store.json"
 LOCK = ".lock"
 DEFAULT_MAX_ERROR = 9e-4  # shoulder widths; 10% under the 1e-3 target leaves room for float32
 DEFAULT_SHARD_BYTES = 1 << 30
+DEFAULT_CONFIDENCE_BITS = 4  # raw OpenPose confidence is noise below ~1/30 (bench/store.py)
+LAYOUT = 1  # the record layout this writer writes (0: version-1 stores, still read)
 
-_HEADER = struct.Struct("<4sBBBBIHBx4dI")  # see the module docstring; 52 bytes
+_HEADER = struct.Struct("<4sBBBBIHBB4dI")  # see the module docstring; 52 bytes
 _COORDS = {"q16": 0, "f32": 1}
 _CONF = {"mask": 0, "u": 1, "f32": 2}
 _CODECS = {"zlib": 0, "lzma": 1}
@@ -121,7 +136,7 @@ _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]  # raw: no 60-byte .xz 
 
 def _compress(raw: bytes, codec: str) -> bytes:
     if codec == "zlib":
-        return zlib.compress(raw, 6)
+        return zlib.compress(raw, 9)  # -1% bytes vs 6 on pose residuals, reads as fast
     return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
 
 
@@ -255,10 +270,37 @@ def _encode_conf(conf: np.ndarray, bits: int | None) -> tuple[int, int, bytes]:
         return _CONF["f32"], 32, _planes(np.ascontiguousarray(conf.T, dtype=np.float32))
     levels = (1 << bits) - 1
     codes = np.where(conf > 0, np.maximum(1, np.rint(conf * levels)), 0).astype(np.uint8)
+    if bits <= 4:  # layout 1: temporal deltas mod 16, zigzagged, two per byte
+        return _CONF["u"], bits, _pack_nibbles(_zigzag4(_delta_t(codes) & 0xF).T)
     return _CONF["u"], bits, _zigzag8(_delta_t(codes)).T.tobytes()
 
 
-def _decode_conf(raw: bytes, codec: int, bits: int, t: int, j: int) -> np.ndarray:
+def _zigzag4(r: np.ndarray) -> np.ndarray:
+    """4-bit residues (0..15, i.e. -8..7 mod 16) -> 0..15, small magnitudes first."""
+    s = np.where(r >= 8, r.astype(np.int16) - 16, r.astype(np.int16))
+    return np.where(s >= 0, 2 * s, -2 * s - 1).astype(np.uint8)
+
+
+def _unzigzag4(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.int16)
+    return (np.where(z & 1, -((z + 1) >> 1), z >> 1) & 0xF).astype(np.uint8)
+
+
+def _pack_nibbles(a: np.ndarray) -> bytes:
+    flat = np.ascontiguousarray(a, dtype=np.uint8).reshape(-1)
+    if len(flat) % 2:
+        flat = np.append(flat, np.uint8(0))
+    return ((flat[0::2] << 4) | flat[1::2]).astype(np.uint8).tobytes()
+
+
+def _unpack_nibbles(raw: bytes, n: int) -> np.ndarray:
+    if len(raw) != (n + 1) // 2:
+        raise ValueError("confidence codes have the wrong size")
+    b = np.frombuffer(raw, np.uint8)
+    return np.stack([b >> 4, b & 0xF], -1).reshape(-1)[:n]
+
+
+def _decode_conf(raw: bytes, codec: int, bits: int, t: int, j: int, layout: int = 0) -> np.ndarray:
     n = t * j
     if codec == _CONF["mask"]:
         if len(raw) != (n + 7) // 8:
@@ -268,17 +310,21 @@ def _decode_conf(raw: bytes, codec: int, bits: int, t: int, j: int) -> np.ndarra
         )
     if codec == _CONF["f32"]:
         return _unplanes(raw, np.float32, n).reshape(j, t).T.copy()
-    if len(raw) != n:
-        raise ValueError("confidence codes have the wrong size")
-    z = np.frombuffer(raw, np.uint8).reshape(j, t).T
-    codes = np.cumsum(_unzigzag8(z), axis=0, dtype=np.uint8)
+    if layout >= 1 and bits <= 4:
+        z = _unpack_nibbles(raw, n).reshape(j, t).T
+        codes = np.cumsum(_unzigzag4(z), axis=0, dtype=np.uint8) & 0xF
+    else:
+        if len(raw) != n:
+            raise ValueError("confidence codes have the wrong size")
+        z = np.frombuffer(raw, np.uint8).reshape(j, t).T
+        codes = np.cumsum(_unzigzag8(z), axis=0, dtype=np.uint8)
     return (codes.astype(np.float32) / np.float32((1 << bits) - 1)).astype(np.float32)
 
 
 def encode_record(
     pose: Pose,
     max_error: float | None = DEFAULT_MAX_ERROR,
-    confidence_bits: int | None = 8,
+    confidence_bits: int | None = DEFAULT_CONFIDENCE_BITS,
     codec: str = "zlib",
 ) -> tuple[bytes, dict[str, Any]]:
     """One clip -> (record bytes, quantisation facts for the manifest). Checks the error bound."""
@@ -317,11 +363,16 @@ def encode_record(
     facts["error_sw"] = facts["error"] / sw if sw else None
     ccodec, cbits, conf_raw = _encode_conf(pose.confidence, confidence_bits)
     facts["confidence"] = {0: "mask", 1: f"u{cbits}", 2: "f32"}[ccodec]
-    coords_blob = _compress(coords_raw, codec)
+    if facts["coords"] == "q16":  # layout 1: low and high byte planes compressed apart
+        low = _compress(coords_raw[: len(coords_raw) // 2], codec)
+        coords_blob = struct.pack("<I", len(low)) + low
+        coords_blob += _compress(coords_raw[len(coords_raw) // 2 :], codec)
+    else:
+        coords_blob = _compress(coords_raw, codec)
     conf_blob = _compress(conf_raw, codec)
     header = _HEADER.pack(
         MAGIC, _COORDS[facts["coords"]], ccodec, cbits, _CODECS[codec],
-        t, j, d, step, *lo.tolist(), len(coords_blob),
+        t, j, d, LAYOUT, step, *lo.tolist(), len(coords_blob),
     )  # fmt: skip
     return header + coords_blob + conf_blob, facts
 
@@ -345,21 +396,32 @@ def decode_record(rec: bytes, skeleton: str) -> tuple[np.ndarray, np.ndarray]:
     """Record bytes -> (data (t, j, 3) float32, confidence (t, j) float32). ValueError if broken."""
     if len(rec) < _HEADER.size:
         raise ValueError("record shorter than its header")
-    magic, cc, fc, fbits, codec, t, j, d, step, lo0, lo1, lo2, nc = _HEADER.unpack_from(rec)
+    magic, cc, fc, fbits, codec, t, j, d, layout, step, lo0, lo1, lo2, nc = _HEADER.unpack_from(rec)
     if magic != MAGIC:
         raise ValueError(f"bad magic {magic!r}")
     if codec not in (0, 1) or cc not in (0, 1) or fc not in (0, 1, 2) or d not in (2, 3):
         raise ValueError("unknown codec in the record header")
+    if layout > LAYOUT:
+        raise ValueError(f"record layout {layout} is newer than this signllm reads ({LAYOUT})")
     levels = _levels(get_skeleton(skeleton))
     if j != sum(len(js) for js, _ in levels):
         raise ValueError(f"record has {j} joints, skeleton {skeleton} has another count")
     body = memoryview(rec)[_HEADER.size :]
     try:
-        coords_raw = _decompress(bytes(body[:nc]), codec)
+        if layout >= 1 and cc == _COORDS["q16"]:
+            if nc < 4:
+                raise ValueError("coordinate blob shorter than its plane length")
+            (n_low,) = struct.unpack_from("<I", body)
+            if 4 + n_low > nc:
+                raise ValueError("coordinate plane length past the blob")
+            coords_raw = _decompress(bytes(body[4 : 4 + n_low]), codec)
+            coords_raw += _decompress(bytes(body[4 + n_low : nc]), codec)
+        else:
+            coords_raw = _decompress(bytes(body[:nc]), codec)
         conf_raw = _decompress(bytes(body[nc:]), codec)
     except (zlib.error, lzma.LZMAError) as e:
         raise ValueError(f"cannot decompress: {e}") from None
-    conf = _decode_conf(conf_raw, fc, fbits, t, j)
+    conf = _decode_conf(conf_raw, fc, fbits, t, j, layout)
     seen = conf > 0
     if cc == _COORDS["q16"]:
         codes = _decode_q16(coords_raw, t, j, d, levels)
@@ -443,8 +505,8 @@ def _read_info(path: Path) -> dict[str, Any]:
 class StoreWriter:
     """Append clips to a store directory; use as a context manager.
 
-    `max_error` (shoulder widths, None = float32 lossless), `confidence_bits` (1-8, None =
-    float32), `codec` ("zlib" fast, "lzma" ~5% smaller and slower to read). Settings may differ
+    `max_error` (shoulder widths, None = float32 lossless), `confidence_bits` (1-8, default 4,
+    None = float32), `codec` ("zlib" fast, "lzma" ~5% smaller and slower to read). Settings may differ
     between sessions of one store: every record carries its own. `resume=True` continues an
     existing store (after a crash too) or starts a new one, so one build command can be rerun.
     """
@@ -455,7 +517,7 @@ class StoreWriter:
         *,
         shard_bytes: int = DEFAULT_SHARD_BYTES,
         max_error: float | None = DEFAULT_MAX_ERROR,
-        confidence_bits: int | None = 8,
+        confidence_bits: int | None = DEFAULT_CONFIDENCE_BITS,
         codec: str = "zlib",
         skeleton: str | None = None,
         resume: bool = False,
@@ -801,7 +863,11 @@ class Store:
         view._splits = dict(self._splits)
         code = view._splits.setdefault(split, len(view._splits))
         view._split = self._split.copy()
-        view._split[[self._index[c] for c in clip_ids]] = code
+        ids = list(clip_ids)
+        view._split[[self._index[c] for c in ids]] = code
+        # what moved, for caches keyed on a split's contents (signllm/train/data.py)
+        moved = f"{getattr(self, 'moved_digest', '')}\n{split}\n" + "\n".join(ids)
+        view.moved_digest = hashlib.sha256(moved.encode()).hexdigest()[:16]
         return view
 
     def row(self, clip_id: str) -> dict[str, Any]:

@@ -9,7 +9,11 @@ normalisation, output heads, losses, stopping rules) stays in its own file.
 Decoding with a cache. Self-attention keys/values are cached per decoder layer in buffers
 preallocated to the maximum length (`KVCache`: no concatenation, so a step costs the same at
 position 5 and position 500 up to the attention itself); the cross-attention keys/values of the
-encoder memory are computed once per sequence (`Decoder.memory_kv`).
+encoder memory are computed once per sequence (`Decoder.memory_kv`). For inference,
+`FusedDecoderStep` runs the same cached arithmetic with far fewer ops per step (cross-attention
+folded into the memory, weights read in place): at batch 1 a step is bound by streaming every
+weight once (PT-base: ~26 MB of float32 per frame, ~1.2 ms on one core of the 2-core VM at its
+~21 GB/s), so what is left to remove is per-op overhead (bench/decode.py measures both).
 
 State-dict keys. `Encoder` and `Decoder` are `nn.ModuleList`s of layers, so a model that stores
 them as `enc_layers` / `dec_layers` keeps the keys ``enc_layers.0.attn.qkv.weight``,
@@ -329,6 +333,111 @@ class Decoder(nn.ModuleList):
         for i, layer in enumerate(self):
             x = layer(x, memory_kv[i], memory_mask, None if caches is None else caches[i])
         return x
+
+
+class FusedDecoderStep:
+    """The cached decoder stack for inference: one position per call, few ops, no autograd.
+
+    The arithmetic of running `Decoder` with `KVCache`s (equal within float rounding), organised
+    for batch-1 speed, where a step is bound by streaming the weights once and by per-op overhead:
+
+    - cross-attention folded into the memory once per sequence (exact in real arithmetic): head
+      h's scores are ``scale * K_h (Wq_h y + bq_h)`` = ``Mq_h y + m_h`` and its output through
+      the projection is ``Wo_h V_h^T a_h`` = ``P_h a_h``, so a step multiplies by Mq (h*s, d)
+      and P (d, h*s) instead of Wq and Wo (d, d) each; used while b * h * s < d (small batches
+      of short sources: the folded matrices are per sequence, Wq and Wo are shared), else the
+      plain query projection and attention;
+    - self-attention keys/values written into caches preallocated to `max_len` positions;
+    - weights read in place through transposed views, biases and residuals fused into `addmm`.
+
+    Only for `torch.no_grad()` inference in eval mode (no dropout): it captures the weights
+    when built, so build it per decoding call. `step(x)` takes the embedded input (b, d) of
+    position `self.pos` and returns the stack's output (b, d) before the model's final norm.
+    """
+
+    def __init__(
+        self, layers: Decoder, memory_kv: list[MemoryKV], memory_mask: Tensor, max_len: int
+    ) -> None:
+        d, h, dh = layers.dims.d_model, layers.dims.n_heads, layers.dims.head_dim
+        k0 = memory_kv[0][0]  # (b, h, s, dh)
+        b, s = k0.shape[0], k0.shape[2]
+        self.b, self.d, self.h, self.dh, self.pos, self.max_len = b, d, h, dh, 0, max_len
+        self.fold = b * h * s < d  # folded matrices are per sequence: fewer bytes only then
+        neg = torch.zeros(b, s, dtype=k0.dtype, device=k0.device).masked_fill(
+            ~memory_mask.bool(), -math.inf
+        )  # (b, s): 0 = real key, -inf = padding
+        self.scale = scale = dh**-0.5
+        self.layers = []
+        for layer, (mk, mv) in zip(layers, memory_kv, strict=True):
+            sa, ca = layer.self_attn, layer.cross_attn
+            p = {
+                "ln": [(ln.weight, ln.bias, ln.eps) for ln in (layer.ln1, layer.ln2, layer.ln3)],
+                "qkv": (sa.qkv.weight.t(), sa.qkv.bias),
+                "sproj": (sa.proj.weight.t(), sa.proj.bias),
+                "fc": (layer.mlp.fc.weight.t(), layer.mlp.fc.bias),
+                "mproj": (layer.mlp.proj.weight.t(), layer.mlp.proj.bias),
+                "k": mk.new_zeros(b, h, max_len, dh),  # the self-attention cache (b, h, T, dh)
+                "v": mk.new_zeros(b, h, max_len, dh),
+                "zero": mk.new_zeros(b * h, 1, max_len),  # baddbmm's (unused) addend
+            }
+            if self.fold:
+                wq = ca.q.weight.view(h, dh, d)
+                mq = torch.einsum("bhsk,hkd->bhsd", mk, wq) * scale  # (b, h, s, d)
+                p["mq"] = mq.reshape(b, h * s, d)
+                mb = neg[:, None, :].expand(b, h, s)
+                if ca.q.bias is not None:
+                    mb = mb + torch.einsum("bhsk,hk->bhs", mk, ca.q.bias.view(h, dh)) * scale
+                p["mb"] = mb.reshape(b, h * s, 1).contiguous()
+                wo = ca.proj.weight.view(d, h, dh)
+                p["pv"] = torch.einsum("dhk,bhsk->bdhs", wo, mv).reshape(b, d, h * s)
+                p["pb"] = ca.proj.bias  # (d,) or None
+            else:
+                p["q"], p["cproj"] = (
+                    (ca.q.weight.t(), ca.q.bias),
+                    (ca.proj.weight.t(), ca.proj.bias),
+                )
+                p["mkv"], p["mask"] = (mk, mv), memory_mask.bool()[:, None, None, :]
+            self.layers.append(p)
+        self.h_s = h * s
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """x (b, d): the embedded input at position `self.pos` -> (b, d); advances the cache."""
+        n = self.pos
+        if n >= self.max_len:
+            raise UsageError(f"the fused decoder step holds {self.max_len} positions")
+        b, d, h, dh = self.b, self.d, self.h, self.dh
+        for p in self.layers:
+            (w1, b1, e1), (w2, b2, e2), (w3, b3, e3) = p["ln"]
+            # causal self-attention over the cached positions 0..n
+            qkv = _addmm(F.layer_norm(x, (d,), w1, b1, e1), *p["qkv"]).view(b, 3, h, dh)
+            p["k"][:, :, n] = qkv[:, 1]
+            p["v"][:, :, n] = qkv[:, 2]
+            q = qkv[:, 0].reshape(b * h, 1, dh)
+            keys = p["k"].view(b * h, -1, dh)[:, : n + 1]  # (b*h, n+1, dh)
+            a = torch.baddbmm(p["zero"][:, :, : n + 1], q, keys.transpose(1, 2), alpha=self.scale)
+            y = torch.bmm(a.softmax(-1), p["v"].view(b * h, -1, dh)[:, : n + 1])  # (b*h, 1, dh)
+            x = _addmm(y.view(b, d), *p["sproj"]).add_(x)
+            # cross-attention to the memory
+            y = F.layer_norm(x, (d,), w2, b2, e2)
+            if self.fold:
+                a = torch.baddbmm(p["mb"], p["mq"], y[:, :, None])  # (b, h*s, 1) scores
+                a = a.view(b, h, -1).softmax(-1).view(b, self.h_s, 1)
+                base = x if p["pb"] is None else x + p["pb"]
+                x = torch.baddbmm(base[:, :, None], p["pv"], a).view(b, d)
+            else:
+                q = _addmm(y, *p["q"]).view(b, h, 1, dh)
+                y = F.scaled_dot_product_attention(q, *p["mkv"], attn_mask=p["mask"])
+                x = _addmm(y.reshape(b, d), *p["cproj"]).add_(x)
+            # MLP
+            y = F.gelu(_addmm(F.layer_norm(x, (d,), w3, b3, e3), *p["fc"]))
+            x = _addmm(y, *p["mproj"]).add_(x)
+        self.pos = n + 1
+        return x
+
+
+def _addmm(x: Tensor, weight_t: Tensor, bias: Tensor | None) -> Tensor:
+    """x (b, i) @ weight_t (i, o) + bias (o,): a linear layer on a transposed weight view."""
+    return x @ weight_t if bias is None else torch.addmm(bias, x, weight_t)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ Body, rest pose and normalisation are buffers (saved with the weights); the conf
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -132,15 +132,18 @@ class KinematicHead(nn.Module):
         # per output frame: root offset (3) + torso rotation (6) + one direction offset per joint
         self.per_frame = 3 + 6 + 3 * self.j
         self.proj = nn.Linear(d_model, future_k * self.per_frame)
-        # FK order: joints grouped by depth below the root (torso joints come from the rotation)
-        depth = [_depth(parents, i) for i in range(self.j)]
-        levels = []
-        for lv in range(1, max(depth) + 1):
-            kids = [i for i in range(self.j) if depth[i] == lv and i not in self.torso]
-            if kids:
-                levels.append(kids)
-        self._levels = [torch.tensor(lv) for lv in levels]
-        self._level_parents = [torch.tensor([parents[i] for i in lv]) for lv in levels]
+        # FK as one product: each joint = its anchor + the bones down to it
+        anchors = [self.root, *self.torso]
+        anchor_of, chain = [], torch.zeros(self.j, self.j)
+        for i in range(self.j):
+            c = i
+            while c not in anchors:  # walk up to the root or a shoulder, summing the bones
+                chain[i, c] = 1.0
+                c = parents[c]
+            anchor_of.append(anchors.index(c))
+        # not in the state dict (derived from the skeleton): keys stay those of the saved models
+        self.register_buffer("_chain", chain, persistent=False)  # (J, J) 0/1
+        self.register_buffer("_anchor_of", torch.tensor(anchor_of), persistent=False)  # (J,)
         self.register_buffer("rest", torch.zeros(self.j, 3))
         self.register_buffer("lengths", torch.zeros(self.j))
         self.register_buffer("mean", torch.zeros(self.j, 3))
@@ -184,27 +187,63 @@ class KinematicHead(nn.Module):
 
     def joints(self, h: Tensor) -> Tensor:
         """Decoder states (..., d) -> joints in data coordinates (..., k, J, 3)."""
-        y = self.proj(h).unflatten(-1, (self.k, self.per_frame))  # (..., k, per_frame)
-        root = self.rest[self.root] + y[..., :3]  # (..., k, 3)
-        eye = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], device=h.device, dtype=y.dtype)
-        rot = rotation_6d(eye + y[..., 3:9])  # (..., k, 3, 3)
+        return self.joints_from_params(self.proj(h).unflatten(-1, (self.k, self.per_frame)))
+
+    def joints_from_params(self, y: Tensor) -> Tensor:
+        """The projection's output per frame (..., per_frame) -> joints (..., J, 3).
+
+        Forward kinematics in one product: a joint is its anchor (the root, or a shoulder of
+        the rigid torso) plus length x direction of every bone on the way down to it.
+        """
+        root = self.rest[self.root] + y[..., :3]  # (..., 3)
+        eye = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], device=y.device, dtype=y.dtype)
+        rot = rotation_6d(eye + y[..., 3:9])  # (..., 3, 3)
         dirs = F.normalize(
             self.rest_directions().to(y.dtype) + y[..., 9:].unflatten(-1, (self.j, 3)),
             dim=-1,
             eps=1e-6,
-        )  # (..., k, J, 3)
-        pos = [root.new_zeros(root.shape)] * self.j
-        pos[self.root] = root
-        for t in self.torso:  # rigid shoulder line, rotated about the neck
-            off = (self.rest[t] - self.rest[self.root]).to(y.dtype)
-            pos[t] = root + (rot @ off[:, None]).squeeze(-1)
-        out = torch.stack(pos, -2)  # (..., k, J, 3)
-        lengths = self.lengths.to(y.dtype)
-        for kids, pars in zip(self._levels, self._level_parents, strict=True):
-            kids, pars = kids.to(h.device), pars.to(h.device)
-            step = out.index_select(-2, pars) + lengths[kids, None] * dirs.index_select(-2, kids)
-            out = out.index_copy(-2, kids, step)
-        return out
+        )  # (..., J, 3)
+        off = (self.rest[list(self.torso)] - self.rest[self.root]).to(y.dtype)  # (2, 3)
+        torso = root[..., None, :] + off @ rot.transpose(-1, -2)  # (..., 2, 3): rot @ off
+        anchors = torch.cat([root[..., None, :], torso], -2)  # (..., 3, 3)
+        bones = self.lengths.to(y.dtype)[:, None] * dirs  # (..., J, 3)
+        return anchors.index_select(-2, self._anchor_of) + self._chain.to(y.dtype) @ bones
+
+    def normalised(self, y: Tensor) -> Tensor:
+        """The projection's output per frame (..., per_frame) -> normalised joints (..., J * 3)."""
+        return (
+            (self.joints_from_params(y) - self.mean.to(y.dtype)) / self.std.to(y.dtype)
+        ).flatten(-2)
+
+    def normaliser(self) -> Callable[[Tensor], Tensor]:
+        """`normalised` for inference (no autograd) with its constants computed once: the
+        decoder calls it every step. (n, per_frame) -> (n, J * 3), equal within float rounding.
+        """
+        with torch.no_grad():
+            j = self.j
+            rest_root, dirs0 = self.rest[self.root], self.rest_directions()
+            off_t = (self.rest[list(self.torso)] - self.rest[self.root]).t().contiguous()  # (3, 2)
+            eye = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], device=self.rest.device)
+            # one product places every joint: [anchor selection | bone chain] (J, 3 + J)
+            sel = F.one_hot(self._anchor_of, 3).to(self.rest.dtype)
+            place = torch.cat([sel, self._chain * self.lengths[None, :]], 1)
+            inv_std = 1.0 / self.std
+            shift = -self.mean * inv_std
+
+        def normalise(y: Tensor) -> Tensor:
+            n = y.shape[0]
+            r = y[:, 3:9] + eye
+            e1 = F.normalize(r[:, :3], dim=-1, eps=1e-6)
+            b = r[:, 3:]
+            e2 = F.normalize(b - (e1 * b).sum(-1, keepdim=True) * e1, dim=-1, eps=1e-6)
+            rot = torch.stack([e1, e2, torch.cross(e1, e2, dim=-1)], -1)  # (n, 3, 3) columns
+            root = y[:, None, :3] + rest_root  # (n, 1, 3)
+            torso = root + (rot @ off_t).transpose(1, 2)  # (n, 2, 3)
+            dirs = F.normalize(dirs0 + y[:, 9:].view(n, j, 3), dim=-1, eps=1e-6)  # (n, J, 3)
+            joints = place @ torch.cat([root, torso, dirs], 1)  # (n, J, 3)
+            return torch.addcmul(shift, joints, inv_std).view(n, j * 3)
+
+        return normalise
 
     def forward(self, h: Tensor) -> Tensor:
         """(b, t, d) -> normalised joints flattened as the linear head's (b, t, k * J * 3).
@@ -213,8 +252,8 @@ class KinematicHead(nn.Module):
         bf16's 8-bit mantissa would make the fixed bone lengths wobble by ~1%."""
         with torch.autocast(h.device.type, enabled=False):
             h = h.float()
-            x = (self.joints(h) - self.mean) / self.std
-        return x.flatten(-3)
+            y = self.proj(h).unflatten(-1, (self.k, self.per_frame))
+            return self.normalised(y).flatten(-2)
 
 
 def _hand_local(x: Tensor, head: KinematicHead) -> Tensor:

@@ -24,6 +24,14 @@ its counter still counts against the *full* length T: frame i keeps counter i/T,
 last frame has a counter < 1 and the model is never taught to stop at the cap. The counter keeps its
 meaning (progress through the whole sign sequence); the model just never sees the tail.
 
+Start-up cache. Everything the trainer derives from the whole train split before its first step
+(tokenizers, normalisation stats, the kinematic body, the clip index) is kept in
+`<store>/.signllm-cache/` (or `<out>/cache/` when the store is read-only), keyed by the store's
+manifest (size, mtime, store.json) and by what the result depends on (split, languages, kinds,
+sample size, seed, the tokenizers' contents): a later start on the unchanged store reads a few
+small files and memory-maps the index, so it does not grow with the corpus; any append to the
+store changes the key and the next start rebuilds (`StartupCache`).
+
 Batches. `BatchPlan` makes *global* batches from the seed alone: a stream of clip indices, one
 permutation per epoch (`rng(seed, epoch)`), cut into `batch_size` clips, or with
 `max_frames_per_batch` length buckets (pools of shuffled clips sorted by length, packed so that
@@ -36,8 +44,14 @@ resuming regenerates the stream, it never needs to store it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +71,7 @@ from ..text.tokenizers import (
     Tokenizer,
     WordVocab,
     split_words,
+    tokenizer_from_dict,
 )
 
 INPUT_KINDS = ("char", "langchar", "gloss", "text", "subword", "langgloss")
@@ -285,6 +300,127 @@ def fit_body_from_store(
 
 
 # ----------------------------------------------------------------------------------------------
+# Start-up cache
+
+
+class StartupCache:
+    """Results derived from a store, kept beside it while the store is unchanged (module doc).
+
+    `json(name, key, build)` for JSON-able results, `arrays(name, key, build)` for dicts of numpy
+    arrays (saved as .npy, read back memory-mapped). `key` (JSON-able) says what the result
+    depends on besides the store; entries are written atomically (a directory renamed into
+    place), so concurrent ranks or a killed run never leave a half entry, and an entry of an
+    older state of the store is replaced, not kept.
+    """
+
+    DIR = ".signllm-cache"
+
+    def __init__(self, store: Store, fallback: str | Path) -> None:
+        manifest = store.path / "manifest.jsonl"
+        st = manifest.stat() if manifest.exists() else None
+        info = (store.path / "store.json").read_bytes()
+        self.store_key = hashlib.sha256(
+            json.dumps([st.st_size, st.st_mtime_ns] if st else None).encode() + info
+        ).hexdigest()[:16]
+        self.root = store.path / self.DIR
+        if not _writable(store.path):
+            self.root = Path(fallback) / "cache"
+
+    def _entry(self, name: str, key: Any) -> Path:
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return self.root / f"{name}-{self.store_key}-{digest}"
+
+    def _put(self, path: Path, write: Callable[[Path], None]) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=self.root))
+            write(tmp)
+            try:
+                os.rename(tmp, path)
+            except OSError:  # another process put the same entry first
+                shutil.rmtree(tmp, ignore_errors=True)
+            name, _, digest = path.name.rsplit("-", 2)
+            for old in self.root.glob(f"{name}-*-{digest}"):
+                if old.name != path.name:  # the same entry for an older state of the store
+                    shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass  # a cache that cannot be written is only a slower start
+
+    def json(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
+        path = self._entry(name, key)
+        try:
+            return json.loads((path / "value.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+        value = build()
+
+        def write(tmp: Path) -> None:
+            (tmp / "value.json").write_text(json.dumps(value), encoding="utf-8")
+
+        self._put(path, write)
+        return value
+
+    def arrays(
+        self, name: str, key: Any, build: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        path = self._entry(name, key)
+        try:
+            names = json.loads((path / "arrays.json").read_text(encoding="utf-8"))
+            return {k: np.load(path / f"{k}.npy", mmap_mode="r") for k in names}
+        except (OSError, ValueError):
+            pass
+        value = build()
+
+        def write(tmp: Path) -> None:
+            for k, a in value.items():
+                np.save(tmp / f"{k}.npy", np.ascontiguousarray(a), allow_pickle=False)
+            (tmp / "arrays.json").write_text(json.dumps(list(value)), encoding="utf-8")
+
+        self._put(path, write)
+        return value
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK | os.X_OK)
+
+
+def cached_tokenizers(
+    cache: StartupCache | None, key: Any, build: Callable[[], dict[str, Tokenizer]]
+) -> dict[str, Tokenizer]:
+    """`build()` ({language: tokenizer}), or the same tokenizers read back from `cache`."""
+    if cache is None:
+        return build()
+
+    def dump() -> dict[str, Any]:
+        toks = build()
+        shared = len({id(t) for t in toks.values()}) == 1 and len(toks) > 1
+        return {"shared": shared, "tokenizers": {c: t.to_dict() for c, t in toks.items()}}  # type: ignore[attr-defined]
+
+    d = cache.json("tokenizers", key, dump)
+    out = {c: tokenizer_from_dict(v) for c, v in d["tokenizers"].items()}
+    if d["shared"]:  # mode prompt: one object under every code
+        first = out[next(iter(out))]
+        out = dict.fromkeys(out, first)
+    return out
+
+
+def cached_stats(cache: StartupCache | None, key: Any, build: Callable[[], NormStats]) -> NormStats:
+    """`build()`, or the same normalisation stats read back from `cache` (float32 exact)."""
+    if cache is None:
+        return build()
+    return NormStats.from_dict(cache.json("stats", key, lambda: build().to_dict()))
+
+
+def cached_body(
+    cache: StartupCache | None, key: Any, build: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """`build()` (the kinematic body), or the same arrays read back from `cache`."""
+    if cache is None:
+        return build()
+    return {k: np.array(v) for k, v in cache.arrays("body", key, build).items()}
+
+
+# ----------------------------------------------------------------------------------------------
 # Index
 
 
@@ -328,11 +464,45 @@ class ClipIndex:
         self.offsets = np.asarray(offsets, np.int64)
         self.flat = np.concatenate(flat) if flat else np.zeros(0, np.int32)
 
+    ARRAYS = ("ids", "frames", "lang", "offsets", "flat")
+
+    @classmethod
+    def cached(
+        cls,
+        store: Store,
+        split: str,
+        languages: Sequence[str],
+        tokenizers: dict[str, Tokenizer],
+        kinds: dict[str, str],
+        cache: StartupCache | None,
+    ) -> ClipIndex:
+        """`ClipIndex(...)`, or its arrays memory-mapped from `cache` when the store is unchanged."""
+        if cache is None:
+            return cls(store, split, languages, tokenizers, kinds)
+        toks = {c: tokenizers[c].to_dict() for c in languages}  # type: ignore[attr-defined]
+        key = {"split": split, "languages": list(languages), "kinds": kinds, "tokenizers": toks,
+               "moved": getattr(store, "moved_digest", "")}  # fmt: skip
+
+        def build() -> dict[str, np.ndarray]:
+            ix = cls(store, split, languages, tokenizers, kinds)
+            ids = np.asarray(ix.ids, dtype=str) if ix.ids else np.zeros(0, "U1")
+            return {"ids": ids, **{k: getattr(ix, k) for k in cls.ARRAYS[1:]}}
+
+        arrays = cache.arrays("index", key, build)
+        ix = cls.__new__(cls)
+        ix.split, ix.languages = split, list(languages)
+        ix.ids = arrays["ids"]  # type: ignore[assignment]  # (n,) str array: ids[i] is a str
+        for k in cls.ARRAYS[1:]:
+            setattr(ix, k, arrays[k])
+        return ix
+
     def __len__(self) -> int:
         return len(self.ids)
 
     def tokens(self, i: int) -> np.ndarray:
-        return self.flat[self.offsets[i] : self.offsets[i + 1]]
+        return np.array(
+            self.flat[self.offsets[i] : self.offsets[i + 1]]
+        )  # a copy: flat may be mmap
 
     def language(self, i: int) -> str:
         return self.languages[int(self.lang[i])]
@@ -634,8 +804,12 @@ __all__ = [
     "ClipIndex",
     "NormStats",
     "PoseBatch",
+    "StartupCache",
     "batch_stream",
     "build_tokenizers",
+    "cached_body",
+    "cached_stats",
+    "cached_tokenizers",
     "compute_stats",
     "encode_input",
     "input_text",

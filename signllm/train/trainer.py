@@ -81,8 +81,12 @@ from .data import (
     ClipIndex,
     NormStats,
     PoseBatch,
+    StartupCache,
     batch_stream,
     build_tokenizers,
+    cached_body,
+    cached_stats,
+    cached_tokenizers,
     compute_stats,
     fit_body_from_store,
     iter_eval_batches,
@@ -289,6 +293,7 @@ class Trainer:
         self.dev_split = cfg.dev_split or "dev"
         self.holdout: list[str] = []
         self.dev_source = "none"
+        self.cache = StartupCache(self.store, self.out)  # start-up cost not growing with clips
         self.skeleton = self.store.skeleton
         self.joints = get_skeleton(self.skeleton).num_joints
         self.step = 0
@@ -402,11 +407,27 @@ class Trainer:
             self.kinds = {
                 c: resolve_kind(self.store, cfg.train_split, c, cfg.tokenizer) for c in langs
             }
-        self.tokenizers = build_tokenizers(
-            self.store, cfg.train_split, langs, cfg.mode, self.kinds, cfg.subword_vocab_size
+        # a held-out dev set changes what "train" holds: it is part of every cache key
+        moved = hashlib.sha256("\n".join(self.holdout).encode()).hexdigest()[:16]
+        key = {"split": cfg.train_split, "languages": langs, "kinds": self.kinds, "moved": moved}
+        self.tokenizers = cached_tokenizers(
+            self.cache,
+            {**key, "mode": cfg.mode, "subword_vocab_size": cfg.subword_vocab_size},
+            lambda: build_tokenizers(
+                self.store, cfg.train_split, langs, cfg.mode, self.kinds, cfg.subword_vocab_size
+            ),
         )
+        key = {"split": cfg.train_split, "languages": langs, "clips": cfg.stats_clips}
+        key["moved"] = moved
+        key["seed"] = cfg.seed
         self.stats = (
-            compute_stats(self.store, cfg.train_split, langs, cfg.stats_clips, cfg.seed)
+            cached_stats(
+                self.cache,
+                key,
+                lambda: compute_stats(
+                    self.store, cfg.train_split, langs, cfg.stats_clips, cfg.seed
+                ),
+            )
             if cfg.normalize
             else NormStats.identity(self.joints)
         )
@@ -426,8 +447,12 @@ class Trainer:
             vocab = self.tokenizers[langs[0]]
             model = SharedPoseModel(vocab, self._model_config(vocab.vocab_size, vocab.pad_id))  # type: ignore[arg-type]
         if cfg.model.output_head == "kinematic":
-            body = fit_body_from_store(
-                self.store, cfg.train_split, langs, cfg.stats_clips, cfg.seed
+            body = cached_body(
+                self.cache,
+                key,
+                lambda: fit_body_from_store(
+                    self.store, cfg.train_split, langs, cfg.stats_clips, cfg.seed
+                ),
             )
             for m in model.modules():
                 if isinstance(m, KinematicHead):
@@ -513,7 +538,9 @@ class Trainer:
     def _build_data(self) -> None:
         cfg, info = self.cfg, self.info
         langs = self.trained
-        self.index = ClipIndex(self.store, cfg.train_split, langs, self.tokenizers, self.kinds)
+        self.index = ClipIndex.cached(
+            self.store, cfg.train_split, langs, self.tokenizers, self.kinds, self.cache
+        )
         if len(self.index) == 0:
             raise DataError(f"no {cfg.train_split!r} clips for {', '.join(langs)}", self.store.path)
         self.dataset = ClipDataset(self.store, self.index, self.stats, cfg.max_clip_frames)
@@ -531,7 +558,9 @@ class Trainer:
         )
         self.dev = None
         if info.is_main and self.dev_split in self.store.splits:
-            dev_index = ClipIndex(self.store, self.dev_split, langs, self.tokenizers, self.kinds)
+            dev_index = ClipIndex.cached(
+                self.store, self.dev_split, langs, self.tokenizers, self.kinds, self.cache
+            )
             if len(dev_index):
                 self.dev = ClipDataset(self.store, dev_index, self.stats, cfg.max_clip_frames)
         # PLC (signllm/train/plc.py): priority sampling replaces the plan when eta > 0
