@@ -45,6 +45,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import importlib.util
+import io
+import math
 import unicodedata
 import warnings
 from collections.abc import Iterable
@@ -57,7 +59,9 @@ import numpy as np
 from ..assets import sample_lexicon_dir
 from ..errors import DataError, UsageError
 from ..pose import Pose, PoseMeta
+from ..safeio import inside, read_text
 from ..skeleton import LEFT_SHOULDER, LEFT_WRIST, RIGHT_SHOULDER, RIGHT_WRIST
+from .formats.lexicon import csv_rows
 from .formats.poseformat import read_pose_file
 
 INDEX = "index.csv"
@@ -134,8 +138,8 @@ def _ms(value: str | None, index: Path, row: int, field: str) -> float:
         v = float(text)
     except ValueError:
         raise DataError(f"{text!r} is not a number of milliseconds", index, row, field) from None
-    if not v >= 0:
-        raise DataError(f"{text!r} must be >= 0", index, row, field)
+    if not (math.isfinite(v) and v >= 0):
+        raise DataError(f"{text!r} must be a finite number >= 0", index, row, field)
     return v
 
 
@@ -155,7 +159,7 @@ class FingerspellingLexicon:
         self._order: dict[str, list[str]] = {}  # language -> units in index order
         self._spoken: dict[str, str] = {}
         self._cache: dict[tuple[Path, float, float], Pose] = {}
-        with index.open(encoding="utf-8", newline="") as f:
+        with io.StringIO(read_text(index, INDEX), newline="") as f:
             reader = csv.DictReader(f)
             missing = [
                 c
@@ -165,7 +169,7 @@ class FingerspellingLexicon:
             if missing:
                 raise DataError(f"missing column(s) {', '.join(missing)}", index, 1)
             best: dict[tuple[str, str], float] = {}
-            for row_no, row in enumerate(reader, start=2):
+            for row_no, row in enumerate(csv_rows(reader, index), start=2):
                 if None in row or any(v is None for v in row.values()):
                     raise DataError(
                         f"expected {len(reader.fieldnames or [])} columns", index, row_no
@@ -187,6 +191,8 @@ class FingerspellingLexicon:
                     raise DataError(f"end {end:g} <= start {start:g}", index, row_no, "end")
                 try:
                     priority = float(row.get("priority") or 0)
+                    if not math.isfinite(priority):
+                        raise ValueError
                 except ValueError:
                     raise DataError(
                         f"{row['priority']!r} is not a number", index, row_no, "priority"
@@ -198,7 +204,8 @@ class FingerspellingLexicon:
                 elif priority <= best[(lang, key)]:
                     continue  # the first row of the highest priority wins
                 best[(lang, key)] = priority
-                units[key] = LetterEntry(unit, self.folder / rel, start, end, spoken, row_no)
+                path = inside(self.folder, rel, index, row_no, "path")
+                units[key] = LetterEntry(unit, path, start, end, spoken, row_no)
         if not self._entries:
             raise DataError("the index lists no letters", index)
         self._max_len = {lang: max(len(k) for k in units) for lang, units in self._entries.items()}

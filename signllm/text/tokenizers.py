@@ -604,17 +604,10 @@ TOKENIZER_TYPES: dict[str, Any] = {
 
 
 def _read_json(path: str | Path) -> dict[str, Any]:
+    from ..safeio import read_json  # depth, UTF-8 and NaN checks, each a DataError
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError("tokenizer file not found", path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read tokenizer file: {e}", path) from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", path, line=e.lineno) from None
+    d = read_json(path, "tokenizer file")
     if not isinstance(d, dict):
         raise DataError("a tokenizer file must hold a JSON object", path)
     return d
