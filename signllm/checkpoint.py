@@ -345,10 +345,13 @@ _DIM_LIMITS = (("layers", 64), ("heads", 256), ("d_model", 16_384), ("d_ff", 65_
 MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32
 
 
-def check_dimensions(cfg: Any, path: Path, field: str = "model") -> None:
-    """Every integer of a model config dataclass within sane limits, every float finite."""
-    for f in dataclasses.fields(cfg):
-        v = getattr(cfg, f.name)
+def check_dimensions(cls: Any, d: dict[str, Any], path: Path, field: str = "model") -> None:
+    """A model config (as read, before `cls.from_dict` builds anything): each integer field of
+    the dataclass `cls` an integer within sane limits, each float field a finite number."""
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
         where = f"{field}.{f.name}"
         kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
         if kind == "int" and (isinstance(v, bool) or not isinstance(v, int)):
@@ -369,7 +372,7 @@ def check_dimensions(cfg: Any, path: Path, field: str = "model") -> None:
                 raise DataError(f"{v} must be at least 1", path, field=where)
         elif isinstance(v, float) and not math.isfinite(v):
             raise DataError(f"{v} is not a finite number", path, field=where)
-    d_model, heads = getattr(cfg, "d_model", None), getattr(cfg, "n_heads", None)
+    d_model, heads = d.get("d_model"), d.get("n_heads")
     if isinstance(d_model, int) and isinstance(heads, int) and heads > 0 and d_model % heads:
         raise DataError(f"d_model {d_model} is not a multiple of n_heads {heads}", path,
                         field=f"{field}.n_heads")  # fmt: skip
@@ -380,6 +383,8 @@ def _check_size(build: Callable[[Parts], nn.Module], parts: Parts) -> None:
     try:
         with torch.device("meta"):
             n = sum(p.numel() for p in build(parts).parameters())
+    except DataError:
+        raise
     except (TypeError, ValueError, AssertionError, ZeroDivisionError, OverflowError) as e:
         # the builders take nothing but the checked config: what they refuse is the config's
         raise DataError(
@@ -412,12 +417,11 @@ class Parts(NamedTuple):
         d = self.config["model"] if d is None else d
         if not isinstance(d, dict):
             raise DataError("model config must be an object", self.root / CONFIG, field=field)
+        check_dimensions(cls, d, self.root / CONFIG, field)
         try:
-            cfg = cls.from_dict(d)  # type: ignore[attr-defined]
-        except (UsageError, TypeError, ValueError, OverflowError) as e:
+            return cls.from_dict(d)  # type: ignore[attr-defined, no-any-return]
+        except (UsageError, TypeError, ValueError, OverflowError, ZeroDivisionError) as e:
             raise DataError(str(e), self.root / CONFIG, field=field) from None
-        check_dimensions(cfg, self.root / CONFIG, field)
-        return cfg  # type: ignore[no-any-return]
 
     def tokenizer(self, role: str, vocab_size: int, cls: type | None = None) -> Tokenizer:
         """The tokenizer of `role`, checked against the model config's vocabulary size."""

@@ -58,6 +58,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..checkpoint import remove_stale_tmp
 from ..data.store import Store
 from ..errors import DataError, UsageError
 from ..eval.dtw import dtw_mje
@@ -742,6 +743,7 @@ class Trainer:
         cfg, info = self.cfg, self.info
         if info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
+            remove_stale_tmp(self.out)  # checkpoint folders a killed run left half-written
         self._open_logs()
         n_params = sum(p.numel() for p in self.params)
         self._say(
