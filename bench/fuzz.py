@@ -118,7 +118,11 @@ def mutate_bytes(b: bytes, rng: random.Random) -> bytes:
         return bytes(a)
     if op == 2:  # non-UTF-8
         i = rng.randrange(len(b) + 1)
-        return b[:i] + rng.choice((b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x00", b"\xfe\xff")) + b[i:]
+        return (
+            b[:i]
+            + rng.choice((b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x00", b"\xfe\xff"))
+            + b[i:]
+        )
     if op == 3:
         return _numbers(b, rng)
     if op == 4:
@@ -543,12 +547,12 @@ def _alarm(signum: int, frame: Any) -> None:
 
 def run_parser(name: str, cases: int, seed: int, timeout: float, mem_gib: float,
                keep: int, first: int = 0) -> dict[str, Any]:  # fmt: skip
-    from signllm.errors import SignLLMError
-
     import torch  # noqa: F401  (imported before the limit: its own mappings are large)
 
+    from signllm.errors import SignLLMError
+
     prepare, make_case = CASES[name]
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     vm = _vm_bytes()
     resource.setrlimit(resource.RLIMIT_AS, (vm + int(mem_gib * 2**30), hard))
     signal.signal(signal.SIGALRM, _alarm)
@@ -582,7 +586,7 @@ def run_parser(name: str, cases: int, seed: int, timeout: float, mem_gib: float,
             except Destroyed:
                 out["destroyed"] += 1
                 _example(out, keep, "destroyed", i, "")
-            except BaseException as e:  # noqa: BLE001 - this is what is counted
+            except BaseException as e:
                 if isinstance(e, KeyboardInterrupt):
                     raise
                 kind = type(e).__name__

@@ -166,8 +166,12 @@ def inside(folder: str | Path, rel: str, where: str | Path, line: int | None, fi
 
 def is_plain_name(name: str) -> bool:
     """A single file name (no folder part, not hidden, not . or ..)."""
-    return bool(name) and os.sep not in name and "/" not in name and "\\" not in name and (
-        not name.startswith(".")
+    return (
+        bool(name)
+        and os.sep not in name
+        and "/" not in name
+        and "\\" not in name
+        and (not name.startswith("."))
     )
 
 

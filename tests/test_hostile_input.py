@@ -105,12 +105,13 @@ def test_openpose_frame_file_is_a_folder(samples: Path, tmp_path: Path) -> None:
 def test_openpose_huge_integer_and_nan(samples: Path, tmp_path: Path) -> None:
     clip = _openpose(samples, tmp_path)
     f = sorted(clip.iterdir())[0]
-    doc = json.loads(f.read_text())
-    text = json.dumps(doc).replace("[", "[1" + "0" * 400 + ", ", 1)  # first keypoint list
-    f.write_text(text)
-    _errors(str(f.name), read_poses, clip)
-    f.write_text(json.dumps(doc).replace("[", "[NaN, ", 1))
-    _errors("NaN is not a JSON number", read_poses, clip)
+    text = f.read_text()
+    key = '"pose_keypoints_2d":['
+    assert key in text
+    f.write_text(text.replace(key, key + "1" + "0" * 400 + ", ", 1).replace("0.893184,", "", 1))
+    assert _errors("not a number", read_poses, clip).field == "pose_keypoints_2d"
+    f.write_text(text.replace(key, key + "NaN, ", 1).replace("0.893184,", "", 1))
+    assert _errors("not finite", read_poses, clip).field == "pose_keypoints_2d"
 
 
 # --- manifests ----------------------------------------------------------------------------------
@@ -337,15 +338,15 @@ def test_resume_refuses_corrupt_store_and_leaves_it_byte_identical(
     assert len(list(d.glob("shard-*.bin"))) >= 2
     rows = _rows(d)
     if damage == "other_shard":
-        rows[-1]["shard"] = "shard-00001.bin" if rows[-1]["shard"] != "shard-00001.bin" else (
-            "shard-00000.bin"
+        rows[-1]["shard"] = (
+            "shard-00001.bin" if rows[-1]["shard"] != "shard-00001.bin" else ("shard-00000.bin")
         )
     else:
         assert rows[-1]["offset"] > 0
         rows[-1]["offset"] = 0
     _set_rows(d, rows)
     before = _snapshot(d)
-    with pytest.raises(DataError, match="manifest.jsonl"):
+    with pytest.raises(DataError, match=r"manifest\.jsonl"):
         StoreWriter(d, resume=True)
     assert _snapshot(d) == before
 
@@ -424,7 +425,9 @@ def test_stale_tmp_removed_and_never_loaded(tmp_path: Path) -> None:
     assert sum(p.numel() for p in whole.model.parameters()) > 0
     _errors("corrupt weights", load_checkpoint, stale)
     # the next save removes it (and the next start of training: remove_stale_tmp(out))
-    write_dir_atomic(out / "last", lambda tmp: [shutil.copy(p, tmp / p.name) for p in src.iterdir()])
+    write_dir_atomic(
+        out / "last", lambda tmp: [shutil.copy(p, tmp / p.name) for p in src.iterdir()]
+    )
     assert not stale.exists() and not list(out.glob(".*.tmp-*"))
     stale.mkdir()
     assert remove_stale_tmp(out) == [stale] and not stale.exists()
@@ -436,3 +439,13 @@ def test_json_depth_limit_is_exact() -> None:
     assert loads(ok, "x.json") is not None
     with pytest.raises(DataError, match="nested deeper"):
         loads("[" + ok + "]", "x.json")
+
+
+def test_tokenizer_type_of_the_wrong_json_type(tmp_path: Path) -> None:
+    from signllm.assets import default_model_dir
+    from signllm.text.tokenizers import load_tokenizer
+
+    doc = json.loads((default_model_dir() / "prompt" / "tokenizer.json").read_text())
+    f = tmp_path / "tokenizer.json"
+    f.write_text(json.dumps({**doc, "type": []}))
+    assert _errors("unknown tokenizer type", load_tokenizer, f).field == "type"

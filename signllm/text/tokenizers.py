@@ -644,7 +644,7 @@ def _check_header(d: dict[str, Any], type_name: str, path: str | Path | None) ->
 def tokenizer_from_dict(d: dict[str, Any], path: str | Path | None = None) -> Tokenizer:
     """Rebuild a tokenizer from its `to_dict()`, dispatching on the ``type`` field."""
     kind = d.get("type")
-    if kind not in TOKENIZER_TYPES:
+    if not isinstance(kind, str) or kind not in TOKENIZER_TYPES:
         known = ", ".join(sorted(TOKENIZER_TYPES))
         raise DataError(f"unknown tokenizer type {kind!r} (known: {known})", path, field="type")
     return TOKENIZER_TYPES[kind].from_dict(d, path)  # type: ignore[no-any-return]

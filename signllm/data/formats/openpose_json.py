@@ -81,7 +81,7 @@ def read_frame(path: Path) -> tuple[np.ndarray, np.ndarray]:
     raw = read_bytes(path, "OpenPose JSON frame file")
     if not raw.strip():
         raise DataError("empty file (expected OpenPose JSON)", path)
-    doc = loads(raw, path)
+    doc = loads(raw, path, finite=False)  # NaN/inf: refused per field below, with its name
     if not isinstance(doc, dict) or not isinstance(doc.get("people"), list):
         raise DataError("no 'people' list: not an OpenPose keypoints file", path, field="people")
     best: tuple[np.ndarray, np.ndarray] | None = None
