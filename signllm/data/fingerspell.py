@@ -150,7 +150,8 @@ class FingerspellingLexicon:
     (a whole 20-language alphabet set is ~12 MB in memory).
     """
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, allow_outside: bool = False) -> None:
+        """`allow_outside`: let index rows name files outside the folder (refused by default)."""
         self.folder = Path(folder)
         index = self.folder / INDEX
         if not index.is_file():
@@ -204,7 +205,7 @@ class FingerspellingLexicon:
                 elif priority <= best[(lang, key)]:
                     continue  # the first row of the highest priority wins
                 best[(lang, key)] = priority
-                path = inside(self.folder, rel, index, row_no, "path")
+                path = inside(self.folder, rel, index, row_no, "path", allow_outside)
                 units[key] = LetterEntry(unit, path, start, end, spoken, row_no)
         if not self._entries:
             raise DataError("the index lists no letters", index)
@@ -717,14 +718,16 @@ def default_lexicon() -> FingerspellingLexicon:
     return FingerspellingLexicon(SAMPLE_LEXICON)
 
 
-def load_lexicon(path: str | Path | None = None) -> FingerspellingLexicon:
+def load_lexicon(
+    path: str | Path | None = None, allow_outside: bool = False
+) -> FingerspellingLexicon:
     """An explicit lexicon folder (`--lexicon DIR`), or `default_lexicon()` when None."""
     if path is None:
         return default_lexicon()
     p = Path(path)
     if not p.exists():
         raise DataError("no such lexicon folder", p)
-    return FingerspellingLexicon(p)
+    return FingerspellingLexicon(p, allow_outside)
 
 
 __all__ = [
