@@ -449,3 +449,16 @@ def test_tokenizer_type_of_the_wrong_json_type(tmp_path: Path) -> None:
     f = tmp_path / "tokenizer.json"
     f.write_text(json.dumps({**doc, "type": []}))
     assert _errors("unknown tokenizer type", load_tokenizer, f).field == "type"
+
+
+def test_train_config_file_hostile(tmp_path: Path) -> None:
+    from signllm.errors import UsageError
+    from signllm.train.config import TrainConfig
+
+    f = tmp_path / "bad.json"
+    f.write_bytes(b'{"steps": 5, "lr": "\xff"}')
+    with pytest.raises(UsageError, match=r"bad\.json:1: not UTF-8"):
+        TrainConfig.from_json(f)
+    f.write_text('{"steps": ' + DEEP + "}")
+    with pytest.raises(UsageError, match="nested deeper"):
+        TrainConfig.from_json(f)

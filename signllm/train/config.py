@@ -16,7 +16,6 @@ names the field: ``train config field 'lr': must be > 0, got -1.0``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -236,13 +235,14 @@ class TrainConfig:
     @classmethod
     def from_json(cls, path: str | Path) -> TrainConfig:
         """A JSON config file (a partial dict is fine: missing fields keep their defaults)."""
+        from ..errors import DataError
+        from ..safeio import read_json
+
         path = Path(path)
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UsageError(f"{path}: config file not found") from None
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+        try:  # not UTF-8, broken, too deep, NaN: one line naming the file and line
+            d = read_json(path, "config file")
+        except DataError as e:
+            raise UsageError(str(e)) from None
         if not isinstance(d, dict):
             raise UsageError(f"{path}: a config file must hold a JSON object")
         return cls.from_dict(d, where=str(path))

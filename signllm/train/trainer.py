@@ -65,6 +65,7 @@ from ..eval.dtw import dtw_mje
 from ..models.kinematic import KinematicHead
 from ..models.mlsf import MLSF
 from ..models.progressive import ProgressiveConfig, preset_config
+from ..safeio import read_json
 from ..skeleton import get_skeleton
 from . import distributed as D
 from .checkpoint import (
@@ -380,8 +381,9 @@ class Trainer:
         self.model = model.to(self.device).train()
 
     def _check_resume_config(self) -> None:
-        old = json.loads((resolve(self.last_dir) / CONFIG).read_text(encoding="utf-8"))
-        saved = old.get("train") or {}
+        old = read_json(resolve(self.last_dir) / CONFIG, CONFIG)
+        saved = old.get("train") if isinstance(old, dict) else None
+        saved = saved if isinstance(saved, dict) else {}
         now = self.cfg.to_dict()
         for key in RESUME_FIXED:
             if key in saved and saved[key] != now[key]:
