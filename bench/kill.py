@@ -6,11 +6,12 @@ same bytes as an uninterrupted build; `train --resume` ends with the same weight
 uninterrupted run; a checkpoint caught mid-write is never loaded as if whole, and its temporary
 folder is removed at the next start.
 
-Each trial runs the real CLI in a child process, waits until it has begun writing (the store's
-store.json / the run's metrics.jsonl), kills it with SIGKILL after a random delay (train: some
-trials wait for a `.last.tmp-*` folder, i.e. a checkpoint being written), then reruns it to the
-end. Data: the bundled PHOENIX-2014T `.skels` (15 clips) and MediaPipe lexicon (4 clips); a tiny
-model for 12 steps with a checkpoint every 2 steps. Not a CI test: about 5 minutes.
+Each trial runs the real CLI in a child process, waits until it has begun writing (a shard with
+bytes / the run's metrics.jsonl), kills it with SIGKILL after a random delay within the reference
+run's writing time (train: every other trial waits for a `.last.tmp-*` folder, i.e. a checkpoint
+being written), then reruns it to the end. Data: the bundled PHOENIX-2014T `.skels` (15 clips),
+MediaPipe lexicon (4 clips) and fingerspelling letters (6 clips); a tiny model for 12 steps with a
+checkpoint every 2 steps. Not a CI test: about 3-5 minutes.
 
     python bench/kill.py --trials 5 --seed 0
 """
@@ -43,8 +44,9 @@ def _cli(*args: str) -> list[str]:
 
 def _build_cmd(out: Path) -> list[str]:
     phoenix = [f"{SAMPLES / 'phoenix14t' / s}.skels:lang=gsg" for s in ("train", "dev", "test")]
-    return _cli("data", "build", *phoenix, str(SAMPLES / "mediapipe_lexicon"), "-o", str(out),
-                "--no-lift", "--no-progress", "--workers", "1")  # fmt: skip
+    return _cli("data", "build", *phoenix, str(SAMPLES / "mediapipe_lexicon"),
+                str(SAMPLES / "fingerspelling"), "-o", str(out), "--no-lift", "--no-progress",
+                "--workers", "1")  # fmt: skip
 
 
 def _train_cmd(store: Path, out: Path, resume: bool = False) -> list[str]:
@@ -101,6 +103,11 @@ def _kill_when(cmd: list[str], started: Any, delay: float, watch_tmp: Path | Non
     }
 
 
+def _writing(d: Path) -> bool:
+    """The build has begun writing records (a shard holds bytes)."""
+    return any(p.stat().st_size > 0 for p in d.glob("shard-*.bin"))
+
+
 def _store_files(d: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(d.iterdir())
             if p.name.startswith("shard-") or p.name == "manifest.jsonl"}  # fmt: skip
@@ -110,19 +117,21 @@ def builds(tmp: Path, trials: int, rng: random.Random) -> dict[str, Any]:
     from signllm.data.store import Store
 
     ref = tmp / "build-ref"
-    ref_s = _kill_when(_build_cmd(ref), lambda: (ref / "store.json").exists(), 1e9, None)[
-        "active_s"
-    ]  # seconds from its first write to its end: the window the kills aim at
+    ref_s = _kill_when(_build_cmd(ref), lambda: _writing(ref), 1e9, None)["active_s"]
+    # seconds from its first record to its end: the window the kills aim at
     with Store(ref) as st:
         ref_ids = sorted(st.ids())
     ref_files = _store_files(ref)
     rows = []
     for i in range(trials):
         out = tmp / f"build-{i}"
-        k = _kill_when(_build_cmd(out), lambda o=out: (o / "store.json").exists(),
-                       rng.uniform(0.0, ref_s * 0.9), None)  # fmt: skip
+        k = _kill_when(_build_cmd(out), lambda o=out: _writing(o), rng.uniform(0.0, ref_s * 0.8),
+                       None)  # fmt: skip
         with_rows = (out / "manifest.jsonl").exists()
         listed = len((out / "manifest.jsonl").read_text().splitlines()) if with_rows else 0
+        info = json.loads((out / "store.json").read_text()) if (out / "store.json").exists() else {}
+        k["store_complete_at_kill"] = bool(info.get("complete"))
+        k["shard_bytes_at_kill"] = sum(p.stat().st_size for p in out.glob("shard-*.bin"))
         _run(_build_cmd(out))  # rerun: resumes
         with Store(out) as st:
             ids = st.ids()
