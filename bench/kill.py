@@ -66,7 +66,8 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess:
     return p
 
 
-def _kill_when(cmd: list[str], started: Any, delay: float, watch_tmp: Path | None) -> dict:
+def _kill_when(cmd: list[str], started: Any, delay: float, watch_tmp: Path | None,
+               done: Any = None) -> dict:  # fmt: skip
     """Start `cmd`, wait for `started()`, then SIGKILL it after `delay` s (or, with `watch_tmp`,
     as soon as a `.last.tmp-*` folder appears there: a checkpoint half-written)."""
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -75,7 +76,10 @@ def _kill_when(cmd: list[str], started: Any, delay: float, watch_tmp: Path | Non
         time.sleep(0.01)
     t_start = time.monotonic()
     mid_write = False
+    window = None
     while proc.poll() is None:
+        if done is not None and window is None and done():
+            window = time.monotonic() - t_start
         if watch_tmp is not None:
             if watch_tmp.is_dir() and any(p.name.startswith(".last.tmp-")
                                           for p in os.scandir(watch_tmp)):  # fmt: skip
@@ -99,6 +103,7 @@ def _kill_when(cmd: list[str], started: Any, delay: float, watch_tmp: Path | Non
         "killed_after_s": round(time.monotonic() - t0, 2),
         "finished_first": finished,
         "active_s": round(time.monotonic() - t_start, 2),
+        "window_s": window,
         "tmp_left_behind": mid_write,
     }
 
@@ -106,6 +111,13 @@ def _kill_when(cmd: list[str], started: Any, delay: float, watch_tmp: Path | Non
 def _writing(d: Path) -> bool:
     """The build has begun writing records (a shard holds bytes)."""
     return any(p.stat().st_size > 0 for p in d.glob("shard-*.bin"))
+
+
+def _complete(d: Path) -> bool:
+    try:
+        return bool(json.loads((d / "store.json").read_text()).get("complete"))
+    except (OSError, ValueError):
+        return False
 
 
 def _store_files(d: Path) -> dict[str, bytes]:
@@ -117,20 +129,18 @@ def builds(tmp: Path, trials: int, rng: random.Random) -> dict[str, Any]:
     from signllm.data.store import Store
 
     ref = tmp / "build-ref"
-    ref_s = _kill_when(_build_cmd(ref), lambda: _writing(ref), 1e9, None)["active_s"]
-    # seconds from its first record to its end: the window the kills aim at
+    r = _kill_when(_build_cmd(ref), lambda: _writing(ref), 1e9, None, lambda: _complete(ref))
+    ref_s = r["window_s"] or r["active_s"]  # first record to completion: where kills aim
     with Store(ref) as st:
         ref_ids = sorted(st.ids())
     ref_files = _store_files(ref)
     rows = []
     for i in range(trials):
         out = tmp / f"build-{i}"
-        k = _kill_when(_build_cmd(out), lambda o=out: _writing(o), rng.uniform(0.0, ref_s * 0.8),
-                       None)  # fmt: skip
+        k = _kill_when(_build_cmd(out), lambda o=out: _writing(o), rng.uniform(0.0, ref_s), None)
         with_rows = (out / "manifest.jsonl").exists()
         listed = len((out / "manifest.jsonl").read_text().splitlines()) if with_rows else 0
-        info = json.loads((out / "store.json").read_text()) if (out / "store.json").exists() else {}
-        k["store_complete_at_kill"] = bool(info.get("complete"))
+        k["store_complete_at_kill"] = _complete(out)
         k["shard_bytes_at_kill"] = sum(p.stat().st_size for p in out.glob("shard-*.bin"))
         _run(_build_cmd(out))  # rerun: resumes
         with Store(out) as st:
