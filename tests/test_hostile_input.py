@@ -462,3 +462,26 @@ def test_train_config_file_hostile(tmp_path: Path) -> None:
     f.write_text('{"steps": ' + DEEP + "}")
     with pytest.raises(UsageError, match="nested deeper"):
         TrainConfig.from_json(f)
+
+
+def test_skels_value_overflowing_float32_once_scaled(samples: Path, tmp_path: Path) -> None:
+    sk = _skels(samples, tmp_path, lines=1)
+    tokens = sk.read_text().split(" ")
+    tokens[4] = "2e38"  # finite, but 3 x 2e38 is past float32
+    sk.write_text(" ".join(tokens))
+    e = _errors("too large for a coordinate", read_poses, sk)
+    assert e.line == 1 and "joint 1 y" in (e.field or "")
+
+
+def test_pose_file_overflowing_once_mapped(samples: Path, tmp_path: Path) -> None:
+    """A MediaPipe depth, finite in the file, times the frame width is past float32."""
+    from pose_format import Pose as PFPose
+
+    pf = PFPose.read((samples / "mediapipe_lexicon" / "sgg" / "kinder.pose").read_bytes())
+    data = np.array(pf.body.data.data)
+    data[:, :, :, 2] = 3e38
+    pf.body.data = np.ma.masked_array(data, mask=np.zeros_like(data, bool))
+    f = tmp_path / "big.pose"
+    with open(f, "wb") as out:
+        pf.write(out)
+    assert _errors("overflow", read_poses, f).path == str(f)

@@ -94,6 +94,13 @@ def _parse_line(line: str, path: Path, lineno: int, scale: float) -> tuple[np.nd
     missing = (coords == PLACEHOLDER).all(axis=2)  # (t, 50)
     data = (coords * scale).astype(np.float32)
     data[missing] = 0.0
+    if not np.isfinite(data).all():  # finite as float64, beyond float32 once scaled
+        bad = int(np.argwhere(~np.isfinite(data.reshape(-1)))[0, 0])
+        frame, k = divmod(bad, NUM_JOINTS * 3)
+        raise DataError(
+            f"a value times the scale {scale:g} is too large for a coordinate", path, lineno,
+            field=_field_name(frame * VALUES_PER_FRAME + k),
+        )  # fmt: skip
     conf = (~missing).astype(np.float32)
     return data, conf
 
