@@ -485,3 +485,18 @@ def test_pose_file_overflowing_once_mapped(samples: Path, tmp_path: Path) -> Non
     with open(f, "wb") as out:
         pf.write(out)
     assert _errors("overflow", read_poses, f).path == str(f)
+
+
+def test_server_lone_surrogate_is_422_not_500() -> None:
+    """JSON can carry "\\ud800"; the server could not encode its answer (was a 500)."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from signllm.api import Translator
+    from signllm.serve.app import create_app
+
+    body = json.dumps({"text": "\ud800 hello", "language": "ase", "format": "json"})
+    with TestClient(create_app(Translator())) as c:
+        r = c.post("/api/translate", content=body.encode(),
+                   headers={"Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 422 and "surrogate" in r.json()["detail"]
