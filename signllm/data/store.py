@@ -744,6 +744,9 @@ class StoreWriter:
             raise ValueError("a clip needs a non-empty meta.id to go into a store")
         if cid in self._ids:
             raise ValueError(f"clip {cid!r} is already in the store (check has(id) first)")
+        if pose.num_frames > MAX_FRAMES:  # readers refuse longer records (a corrupt header)
+            raise ValueError(f"clip {cid!r} has {pose.num_frames} frames; a store clip has at "
+                             f"most {MAX_FRAMES}: cut it first")  # fmt: skip
         if self.skeleton is None:
             self.skeleton = pose.skeleton
             self._write_info(complete=False)
