@@ -7,11 +7,15 @@ shows up as a MemoryError instead of swapping the machine) and a per-case alarm 
 counted, not waited for). A case is one mutated copy of a real sample, read to the end:
 
 - "clean":    a SignLLMError whose message names a file of the case;
-- "unnamed":  a SignLLMError that names no file (still a clean exit, but the message is worse);
+- "unnamed":  a SignLLMError that names no file of the case (a clean exit; e.g. a manifest's
+              absolute path to a system file, which manifests allow, names that file);
 - "accepted": read without error (the mutation left the input valid, e.g. a changed digit);
 - "crashes":  any other exception, by type (the first few reproducers are kept);
 - "hangs":    the case ran past `--timeout` seconds;
-- "destroyed" (store only): a resume that refused the store but changed its bytes.
+- "destroyed" (store only): a resume that refused the store but changed a byte of it, or a
+              resume that went through and lost a clip that read fine before it.
+
+Case i is drawn from its own seed (parser, --seed, i): `--first i --cases 1` reproduces it.
 
 Mutations: truncation, byte flips, non-UTF-8 bytes, numbers replaced by NaN/inf/huge/negative
 values, lines deleted/duplicated, JSON values replaced by other types, deep nesting, huge declared
