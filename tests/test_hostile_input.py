@@ -500,3 +500,13 @@ def test_server_lone_surrogate_is_422_not_500() -> None:
         r = c.post("/api/translate", content=body.encode(),
                    headers={"Content-Type": "application/json"})  # fmt: skip
     assert r.status_code == 422 and "surrogate" in r.json()["detail"]
+
+
+def test_normalisation_counts_of_the_wrong_type(tmp_path: Path) -> None:
+    from signllm.train.checkpoint import load_checkpoint
+
+    d = _model(tmp_path)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["normalization"]["frames"] = [1]
+    (d / "config.json").write_text(json.dumps(cfg))
+    assert _errors("must be counts", load_checkpoint, d).field == "normalization"
