@@ -27,7 +27,9 @@ setup() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PY" -c "import signllm" 2>/dev/null; then
     return
   fi
-  if ! "$PY" -c "import torch" 2>/dev/null; then
+  # no torch, or one older than the floor (2.6): the pinned CPU wheel, never an unpinned pull
+  if ! "$PY" -c "import sys, torch; v = torch.__version__.split('+')[0].split('.'); \
+sys.exit(tuple(map(int, v[:2])) < (2, 6))" 2>/dev/null; then
     "$PY" -m pip install --quiet "torch==2.13.0"
   fi
   "$PY" -m pip install --quiet -e ".[dev]"

@@ -22,7 +22,6 @@ A model folder is either one checkpoint (`signllm train` output: config.json + m
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ import numpy as np
 import torch
 
 from .assets import default_model_dir
-from .errors import UsageError
+from .errors import DataError, UsageError
 from .languages import all_languages, get_language
 from .models.core import pad_sequences
 from .pose import Pose, PoseMeta
@@ -117,16 +116,6 @@ class Translation:
         }
 
 
-def _is_checkpoint(path: Path) -> bool:
-    cfg = path / "config.json"
-    if not cfg.is_file():
-        return False
-    try:
-        return json.loads(cfg.read_text(encoding="utf-8")).get("format") == "signllm-checkpoint"
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
 class Translator:
     """Loads the models once; `translate` is thread-safe (one generation at a time)."""
 
@@ -161,15 +150,16 @@ class Translator:
         self.fps = fps
         self._lock = threading.Lock()
         self.mlsf = self.prompt = self.prompt_text = None
-        if _is_checkpoint(root):
+        if (root / "config.json").exists() or not root.is_dir():
             ckpt = load_checkpoint(root, device=device)
             setattr(self, "mlsf" if ckpt.config["mode"] == "mlsf" else "prompt", ckpt)
         else:
-            if _is_checkpoint(root / "mlsf"):
+            # a part that is there must load: a broken one is an error naming it, never skipped
+            if (root / "mlsf").exists():
                 self.mlsf = load_checkpoint(root / "mlsf", device=device)
-            if _is_checkpoint(root / "prompt"):
+            if (root / "prompt").exists():
                 self.prompt = load_checkpoint(root / "prompt", device=device)
-        if (root / "prompt_text" / "config.json").is_file():
+        if (root / "prompt_text").exists():
             from .train.prompt_text import load_prompt_text
 
             self.prompt_text = load_prompt_text(root / "prompt_text", device=device)
@@ -187,13 +177,15 @@ class Translator:
     # -- what it can do ----------------------------------------------------------------------
 
     def _read_card(self) -> dict[str, Any]:
+        from .safeio import read_json
+
         p = self.root / "model_card.json"
-        if p.is_file():
-            try:
-                return json.loads(p.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                return {}
-        return {}
+        if not p.exists():
+            return {}
+        card = read_json(p, "model card")
+        if not isinstance(card, dict):
+            raise DataError("a model card must be a JSON object", p)
+        return card
 
     @property
     def letters(self) -> Any:

@@ -31,7 +31,9 @@ after). A crash between the two renames leaves `.<name>.old`, which `resolve` pi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -43,6 +45,7 @@ import torch
 from torch import nn
 
 from .errors import DataError, UsageError
+from .safeio import check_path_text, read_json
 from .text.tokenizers import Tokenizer, check_vocab_size, load_tokenizer
 
 FORMAT = "signllm-checkpoint"
@@ -82,6 +85,7 @@ def write_dir_atomic(target: str | Path, fill: Callable[[Path], None]) -> Path:
     """Call `fill(tmp_dir)`, fsync its files, then swap it in for `target` (see module doc)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(target.parent, target.name)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         fill(tmp)
@@ -108,6 +112,23 @@ def write_dir_atomic(target: str | Path, fill: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def remove_stale_tmp(folder: str | Path, name: str = "*") -> list[Path]:
+    """Delete `.<name>.tmp-*` folders that a killed writer left in `folder`; returns them.
+
+    Only one process writes a run's checkpoints, so at the start of a save (or of training)
+    any such folder is a dead writer's: never a whole checkpoint (it is renamed into place only
+    when complete), and never loaded, since loading goes by the target's own name."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in folder.glob(f".{name}.tmp-*"):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
 
 
 def _umask() -> int:
@@ -220,16 +241,13 @@ def read_config(
     Every problem is a `DataError` naming the file and the field; `hint` is added when the
     checkpoint is of another kind (e.g. where to pass it instead).
     """
-    path = resolve(directory) / CONFIG
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("not a checkpoint: config.json not found", path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read: {e}", path) from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", path, line=e.lineno) from None
-    d = _upgrade(d, path)
+    root = resolve(directory)
+    if root.exists() and not root.is_dir():
+        raise DataError("not a checkpoint: a file, expected a folder", root)
+    path = root / CONFIG
+    if not path.exists():
+        raise DataError("not a checkpoint: config.json not found", path)
+    d = _upgrade(read_json(path, CONFIG), path)
     if kinds is not None and d.get("kind") in KINDS and d["kind"] not in kinds:
         want = " or ".join(kinds)  # the wrong kind of model is said first: the likelier mistake
         raise DataError(f"a {d['kind']} checkpoint, not {want}{hint}", path, field="kind")
@@ -304,6 +322,7 @@ def _validate(d: dict[str, Any], path: Path) -> None:
             raise DataError(
                 "must be a file name inside the checkpoint", path, field=f"tokenizers.{role}"
             )
+        check_path_text(name, path, None, f"tokenizers.{role}")
     if d["kind"] in POSE_KINDS:
         for code in d["languages"]:
             if code not in d["tokenizers"]:
@@ -316,6 +335,71 @@ def _validate(d: dict[str, Any], path: Path) -> None:
         decode = d.get("decode", {})
         if not isinstance(decode, dict) or not isinstance(decode.get("max_len", 60), int):
             raise DataError("must be {max_len: int}", path, field="decode")
+
+
+# Sizes a model config may declare, checked before anything is built: far past any model this
+# project trains (d_model 256-512, 2-6 layers, vocabularies of 10^3-10^5), far short of a config
+# that would take the machine's memory or hours to build.
+_DIM_LIMITS = (("layers", 64), ("heads", 256), ("d_model", 16_384), ("d_ff", 65_536),
+               ("vocab", 2_000_000), ("", 1_000_000))  # fmt: skip
+MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32
+
+
+def check_dimensions(cls: Any, d: dict[str, Any], path: Path, field: str = "model") -> None:
+    """A model config (as read, before `cls.from_dict` builds anything): each integer field of
+    the dataclass `cls` an integer within sane limits, each float field a finite number."""
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        where = f"{field}.{f.name}"
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        if kind == "int" and (isinstance(v, bool) or not isinstance(v, int)):
+            raise DataError(f"expected an integer, got {type(v).__name__}", path, field=where)
+        if kind == "float" and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise DataError(f"expected a number, got {type(v).__name__}", path, field=where)
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int):
+            limit = next(n for key, n in _DIM_LIMITS if key in f.name)
+            if not -1 <= v <= limit:
+                raise DataError(
+                    f"{v} is out of range for a model dimension [-1, {limit}]",
+                    path,
+                    field=f"{field}.{f.name}",
+                )
+            if ("heads" in f.name or f.name in ("d_model", "d_ff")) and v < 1:
+                raise DataError(f"{v} must be at least 1", path, field=where)
+        elif isinstance(v, float) and not math.isfinite(v):
+            raise DataError(f"{v} is not a finite number", path, field=where)
+    d_model, heads = d.get("d_model"), d.get("n_heads")
+    if isinstance(d_model, int) and isinstance(heads, int) and heads > 0 and d_model % heads:
+        raise DataError(f"d_model {d_model} is not a multiple of n_heads {heads}", path,
+                        field=f"{field}.n_heads")  # fmt: skip
+
+
+def _check_size(build: Callable[[Parts], nn.Module], parts: Parts) -> None:
+    """Build the model without memory (meta device) and count its parameters first."""
+    try:
+        with torch.device("meta"):
+            n = sum(p.numel() for p in build(parts).parameters())
+    except DataError:
+        raise
+    except (TypeError, ValueError, AssertionError, ZeroDivisionError, OverflowError) as e:
+        # the builders take nothing but the checked config: what they refuse is the config's
+        raise DataError(
+            f"the model config cannot be built: {type(e).__name__}: {e}",
+            parts.root / CONFIG,
+            field="model",
+        ) from None
+    except (RuntimeError, NotImplementedError):
+        return  # a builder that cannot run on meta tensors: the dimension limits stand alone
+    if n > MAX_PARAMETERS:
+        raise DataError(
+            f"describes a model of {n:,} parameters (limit {MAX_PARAMETERS:,})",
+            parts.root / CONFIG,
+            field="model",
+        )
 
 
 class Parts(NamedTuple):
@@ -333,9 +417,10 @@ class Parts(NamedTuple):
         d = self.config["model"] if d is None else d
         if not isinstance(d, dict):
             raise DataError("model config must be an object", self.root / CONFIG, field=field)
+        check_dimensions(cls, d, self.root / CONFIG, field)
         try:
             return cls.from_dict(d)  # type: ignore[attr-defined, no-any-return]
-        except (UsageError, TypeError, ValueError) as e:
+        except (UsageError, TypeError, ValueError, OverflowError, ZeroDivisionError) as e:
             raise DataError(str(e), self.root / CONFIG, field=field) from None
 
     def tokenizer(
@@ -499,7 +584,9 @@ def load(
     kind = parts.config["kind"]
     if build is None and kind not in BUILDERS:
         raise UsageError(f"loading a {kind} checkpoint needs its builder (see config_builder)")
-    model = (build or BUILDERS[kind])(parts)
+    builder = build or BUILDERS[kind]
+    _check_size(builder, parts)
+    model = builder(parts)
     load_weights(model, parts.root / WEIGHTS)
     model.to(device).eval()
     return Loaded(model, parts.config, parts.tokenizers, parts.root)
@@ -537,6 +624,7 @@ __all__ = [
     "model_card",
     "read_config",
     "read_parts",
+    "remove_stale_tmp",
     "resolve",
     "save",
     "tokenizer_file",

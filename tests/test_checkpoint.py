@@ -223,8 +223,9 @@ def test_a_kind_without_default_builder_loads_with_config_builder(tmp_path: Path
         model_config=model.config.to_dict(),
         languages=["gsg"],
         tokenizers={"target": tok},
+        meta={"training": {}},
     )
-    with pytest.raises(UsageError, match="needs its builder"):
+    with pytest.raises(DataError, match="field model"):  # the recognizer's own builder refuses it
         ck.load(out)
     build = ck.config_builder(BackTranslationConfig, BackTranslationModel)
     loaded = ck.load(out, ("recognizer",), build)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import warnings
 from pathlib import Path
 
@@ -48,12 +49,15 @@ def _letter_file(lang: str, letter: str) -> str:
 
 
 def _lexicon(tmp: Path, spoken: str, lang: str, units: list[str], extra: str = "") -> Path:
-    """A lexicon whose units all reuse the bundled ASL letters A, B, C in turn."""
-    rows = [
-        f"{_letter_file('ase', 'ABC'[i % 3])},{spoken},{lang},0,0,{u},{u},0\n"
-        for i, u in enumerate(units)
-    ]
-    tmp.mkdir(parents=True, exist_ok=True)
+    """A lexicon whose units all reuse the bundled ASL letters A, B, C in turn (copied in: a
+    lexicon's paths stay inside its folder)."""
+    (tmp / "letters").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, u in enumerate(units):
+        src = Path(_letter_file("ase", "ABC"[i % 3]))
+        if not (tmp / "letters" / src.name).exists():
+            shutil.copy(src, tmp / "letters" / src.name)
+        rows.append(f"letters/{src.name},{spoken},{lang},0,0,{u},{u},0\n")
     (tmp / "index.csv").write_text(HEADER + "".join(rows) + extra, encoding="utf-8")
     return tmp
 

@@ -6,7 +6,9 @@ build/extract/demo-corpus), `train` (train, train-prompt, train-bt, train-reader
 arguments and returns values; nothing under it parses.
 
 Errors a user can fix (bad files, unknown options) print one line naming the file and line or
-field, and exit with code 2; no traceback, no partial output. That handling lives in `main` only.
+field, and exit with code 2; no traceback, no partial output. Anything else is a bug: one line
+that says where the full report was written (a file in the system temp folder), exit code 1.
+That handling lives in `main` only.
 
     signllm info data.skels                       # or: python -m signllm info data.skels
     torchrun --standalone --nproc_per_node 2 -m signllm train --data store/ --out runs/ddp
@@ -67,6 +69,39 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("signllm: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug, not the input: one line, the full report in a file
+        report = write_crash_report(e, argv)
+        print(
+            f"signllm: internal error ({type(e).__name__}); this is a bug, not your input. "
+            f"Full report: {report}",
+            file=sys.stderr,
+        )
+        return 1
 
 
-__all__ = ["build_parser", "main"]
+def write_crash_report(e: BaseException, argv: list[str] | None) -> str:
+    """The traceback, command line and versions in a file under the temp folder; its path."""
+    import platform
+    import tempfile
+    import time
+    import traceback
+
+    from .. import __version__
+
+    text = (
+        f"signllm {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
+        f"command: {sys.argv[0] if argv is None else 'signllm'} "
+        f"{' '.join(sys.argv[1:] if argv is None else argv)}\n"
+        f"time: {time.strftime('%Y-%m-%d %H:%M:%S')}\n\n"
+        + "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    )
+    try:
+        fd, path = tempfile.mkstemp(prefix="signllm-crash-", suffix=".txt")
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+    except OSError:
+        return "(could not be written)"
+
+
+__all__ = ["build_parser", "main", "write_crash_report"]

@@ -47,6 +47,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import importlib.util
+import io
+import math
 import unicodedata
 import warnings
 from collections.abc import Iterable
@@ -59,7 +61,9 @@ import numpy as np
 from ..assets import fingerspelling_dir, sample_lexicon_dir
 from ..errors import DataError, UsageError
 from ..pose import Pose, PoseMeta
+from ..safeio import inside, read_text
 from ..skeleton import LEFT_SHOULDER, LEFT_WRIST, RIGHT_SHOULDER, RIGHT_WRIST
+from .formats.lexicon import csv_rows
 from .formats.poseformat import read_pose_file
 
 INDEX = "index.csv"
@@ -140,8 +144,8 @@ def _ms(value: str | None, index: Path, row: int, field: str) -> float:
         v = float(text)
     except ValueError:
         raise DataError(f"{text!r} is not a number of milliseconds", index, row, field) from None
-    if not v >= 0:
-        raise DataError(f"{text!r} must be >= 0", index, row, field)
+    if not (math.isfinite(v) and v >= 0):
+        raise DataError(f"{text!r} must be a finite number >= 0", index, row, field)
     return v
 
 
@@ -152,7 +156,8 @@ class FingerspellingLexicon:
     (a whole 20-language alphabet set is ~12 MB in memory).
     """
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, allow_outside: bool = False) -> None:
+        """`allow_outside`: let index rows name files outside the folder (refused by default)."""
         self.folder = Path(folder)
         index = self.folder / INDEX
         if not index.is_file():
@@ -165,7 +170,7 @@ class FingerspellingLexicon:
         self._packed: dict[str, Pose] | None = None
         if (self.folder / STORE / "store.json").is_file():
             self._packed = {}
-        with index.open(encoding="utf-8", newline="") as f:
+        with io.StringIO(read_text(index, INDEX), newline="") as f:
             reader = csv.DictReader(f)
             missing = [
                 c
@@ -175,7 +180,7 @@ class FingerspellingLexicon:
             if missing:
                 raise DataError(f"missing column(s) {', '.join(missing)}", index, 1)
             best: dict[tuple[str, str], float] = {}
-            for row_no, row in enumerate(reader, start=2):
+            for row_no, row in enumerate(csv_rows(reader, index), start=2):
                 if None in row or any(v is None for v in row.values()):
                     raise DataError(
                         f"expected {len(reader.fieldnames or [])} columns", index, row_no
@@ -197,6 +202,8 @@ class FingerspellingLexicon:
                     raise DataError(f"end {end:g} <= start {start:g}", index, row_no, "end")
                 try:
                     priority = float(row.get("priority") or 0)
+                    if not math.isfinite(priority):
+                        raise ValueError
                 except ValueError:
                     raise DataError(
                         f"{row['priority']!r} is not a number", index, row_no, "priority"
@@ -208,7 +215,8 @@ class FingerspellingLexicon:
                 elif priority <= best[(lang, key)]:
                     continue  # the first row of the highest priority wins
                 best[(lang, key)] = priority
-                units[key] = LetterEntry(unit, self.folder / rel, start, end, spoken, row_no)
+                path = inside(self.folder, rel, index, row_no, "path", allow_outside)
+                units[key] = LetterEntry(unit, path, start, end, spoken, row_no)
         if not self._entries:
             raise DataError("the index lists no letters", index)
         self._max_len = {lang: max(len(k) for k in units) for lang, units in self._entries.items()}
@@ -836,14 +844,16 @@ def pack_lexicon(source: str | Path, out: str | Path, source_note: str = "") -> 
     return out
 
 
-def load_lexicon(path: str | Path | None = None) -> FingerspellingLexicon:
+def load_lexicon(
+    path: str | Path | None = None, allow_outside: bool = False
+) -> FingerspellingLexicon:
     """An explicit lexicon folder (`--lexicon DIR`), or `default_lexicon()` when None."""
     if path is None:
         return default_lexicon()
     p = Path(path)
     if not p.exists():
         raise DataError("no such lexicon folder", p)
-    return FingerspellingLexicon(p)
+    return FingerspellingLexicon(p, allow_outside)
 
 
 __all__ = [

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
+import io
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +51,8 @@ from typing import Any
 
 from ..errors import DataError, SignLLMError
 from ..pose import Pose
+from ..safeio import check_path_text, loads, read_text
+from .formats.lexicon import csv_rows
 
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl")
 TEXT_FIELDS = ("text", "gloss", "signer", "spoken_language")
@@ -88,9 +90,9 @@ def is_manifest(path: str | Path) -> bool:
 def _is_lexicon_index(p: Path) -> bool:
     if p.name != "index.csv" or not p.is_file():
         return False
-    with p.open(encoding="utf-8", newline="") as f:
-        header = next(csv.reader(f), [])
-    return "signed_language" in header
+    with p.open("rb") as f:
+        first = f.readline(1 << 16).decode("utf-8", "replace")
+    return "signed_language" in next(csv.reader([first]), [])
 
 
 def normalize_split(value: str, path: str | Path, line: int | None, fld: str = "split") -> str:
@@ -182,25 +184,25 @@ def _raw_rows(manifest: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not manifest.is_file():
         raise DataError("no such manifest file", manifest)
     if manifest.suffix.lower() == ".jsonl":
-        with manifest.open(encoding="utf-8") as f:
-            for lineno, text in enumerate(f, 1):
-                if not text.strip():
+        with manifest.open("rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                if not raw.strip():
                     continue
-                try:
-                    row = json.loads(text)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"broken JSON: {e.msg}", manifest, lineno) from None
+                row = loads(raw, manifest, lineno)
                 if not isinstance(row, dict):
                     raise DataError("expected a JSON object per line", manifest, lineno)
                 yield lineno, row
         return
     delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
-    with manifest.open(encoding="utf-8-sig", newline="") as f:
+    with io.StringIO(read_text(manifest, "manifest"), newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
-        header = reader.fieldnames or []
+        try:
+            header = reader.fieldnames or []
+        except csv.Error as e:
+            raise DataError(f"broken CSV: {e}", manifest, 1) from None
         if "path" not in header:
             raise DataError(f"no 'path' column (header: {', '.join(header)})", manifest, 1)
-        for row in reader:
+        for row in csv_rows(reader, manifest):
             lineno = reader.line_num
             if None in row or any(v is None for v in row.values()):
                 raise DataError(f"expected {len(header)} columns", manifest, lineno)
@@ -222,7 +224,7 @@ def read_manifest(path: str | Path, language: str | None = None) -> Iterator[Man
         rel = _text(raw.get("path"), manifest, lineno, "path").strip()
         if not rel:
             raise DataError("empty path", manifest, lineno, "path")
-        target = base / rel
+        target = base / check_path_text(rel, manifest, lineno, "path")
         if not target.exists():
             raise DataError(
                 f"{rel!r} does not exist (relative to {base})", manifest, lineno, "path"

@@ -100,9 +100,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, SignLLMError
 from ..fileio import atomic_write
 from ..pose import Pose, PoseMeta
+from ..safeio import finite_number, int_field, loads, read_json
 from ..skeleton import Skeleton, get_skeleton
 
 try:  # POSIX advisory lock, released by the kernel when the writer dies
@@ -120,6 +121,10 @@ DEFAULT_MAX_ERROR = 9e-4  # shoulder widths; 10% under the 1e-3 target leaves ro
 DEFAULT_SHARD_BYTES = 1 << 30
 DEFAULT_CONFIDENCE_BITS = 4  # raw OpenPose confidence is noise below ~1/30 (bench/store.py)
 LAYOUT = 1  # the record layout this writer writes (0: version-1 stores, still read)
+# Limits on what a manifest row or record header may declare (checked before anything is read or
+# allocated): 200k frames is over 2 hours at 25 fps; a record is at most ~2 GiB.
+MAX_FRAMES = 200_000
+MAX_RECORD_BYTES = 1 << 31
 
 _HEADER = struct.Struct("<4sBBBBIHBB4dI")  # see the module docstring; 52 bytes
 _COORDS = {"q16": 0, "f32": 1}
@@ -140,10 +145,21 @@ def _compress(raw: bytes, codec: str) -> bytes:
     return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
 
 
-def _decompress(blob: bytes, codec: int) -> bytes:
+def _decompress(blob: bytes, codec: int, size: int | None = None) -> bytes:
+    """`size`: the exact size the record's header implies; a blob that inflates past it is
+    refused without inflating further (a 3 MB record must not become 3 GiB)."""
+    limit = -1 if size is None else size + 1
     if codec == 0:
-        return zlib.decompress(blob)
-    return lzma.decompress(blob, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+        d = zlib.decompressobj()
+        out = d.decompress(blob, max(limit, 0))
+        if size is not None and (len(out) > size or d.unconsumed_tail or not d.eof):
+            raise ValueError(f"compressed blob does not inflate to the {size} bytes announced")
+        return out
+    dl = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+    out = dl.decompress(blob, limit)
+    if size is not None and len(out) > size:
+        raise ValueError(f"compressed blob inflates past the {size} bytes announced")
+    return out
 
 
 def _planes(a: np.ndarray) -> bytes:
@@ -392,8 +408,13 @@ def _max_error(a: np.ndarray, b: np.ndarray, seen: np.ndarray) -> float:
     return float(np.linalg.norm(diff, axis=-1).max())
 
 
-def decode_record(rec: bytes, skeleton: str) -> tuple[np.ndarray, np.ndarray]:
-    """Record bytes -> (data (t, j, 3) float32, confidence (t, j) float32). ValueError if broken."""
+def decode_record(
+    rec: bytes, skeleton: str, frames: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Record bytes -> (data (t, j, 3) float32, confidence (t, j) float32). ValueError if broken.
+
+    `frames`: the count the manifest lists, checked against the header before anything is
+    inflated; every size the header implies is checked before it is allocated."""
     if len(rec) < _HEADER.size:
         raise ValueError("record shorter than its header")
     magic, cc, fc, fbits, codec, t, j, d, layout, step, lo0, lo1, lo2, nc = _HEADER.unpack_from(rec)
@@ -406,6 +427,18 @@ def decode_record(rec: bytes, skeleton: str) -> tuple[np.ndarray, np.ndarray]:
     levels = _levels(get_skeleton(skeleton))
     if j != sum(len(js) for js, _ in levels):
         raise ValueError(f"record has {j} joints, skeleton {skeleton} has another count")
+    if frames is not None and t != frames:
+        raise ValueError(f"record header says {t} frames, the manifest {frames}")
+    if t > MAX_FRAMES:
+        raise ValueError(f"record header says {t} frames, more than a clip may have ({MAX_FRAMES})")
+    if fc == _CONF["u"] and not 1 <= fbits <= 8:
+        raise ValueError(f"confidence codes of {fbits} bits (1..8 allowed)")
+    if nc > len(rec) - _HEADER.size or not (math.isfinite(step) and math.isfinite(lo0 + lo1 + lo2)):
+        raise ValueError("record header is inconsistent (blob size or grid)")
+    n = t * j
+    coords_size = n * d * 2 if cc == _COORDS["q16"] else n * 3 * 4
+    nibbles = layout >= 1 and fbits <= 4  # 4-bit codes, two per byte
+    conf_size = {0: (n + 7) // 8, 1: (n + 1) // 2 if nibbles else n, 2: n * 4}[fc]
     body = memoryview(rec)[_HEADER.size :]
     try:
         if layout >= 1 and cc == _COORDS["q16"]:
@@ -414,11 +447,12 @@ def decode_record(rec: bytes, skeleton: str) -> tuple[np.ndarray, np.ndarray]:
             (n_low,) = struct.unpack_from("<I", body)
             if 4 + n_low > nc:
                 raise ValueError("coordinate plane length past the blob")
-            coords_raw = _decompress(bytes(body[4 : 4 + n_low]), codec)
-            coords_raw += _decompress(bytes(body[4 + n_low : nc]), codec)
+            half = coords_size // 2  # byte planes: all low bytes, then all high bytes
+            coords_raw = _decompress(bytes(body[4 : 4 + n_low]), codec, half)
+            coords_raw += _decompress(bytes(body[4 + n_low : nc]), codec, half)
         else:
-            coords_raw = _decompress(bytes(body[:nc]), codec)
-        conf_raw = _decompress(bytes(body[nc:]), codec)
+            coords_raw = _decompress(bytes(body[:nc]), codec, coords_size)
+        conf_raw = _decompress(bytes(body[nc:]), codec, conf_size)
     except (zlib.error, lzma.LZMAError) as e:
         raise ValueError(f"cannot decompress: {e}") from None
     conf = _decode_conf(conf_raw, fc, fbits, t, j, layout)
@@ -459,6 +493,36 @@ def _json_default(o: Any) -> Any:
 _REQUIRED = ("id", "shard", "offset", "nbytes", "crc32", "frames", "fps")
 
 
+def _check_row(row: Any, path: Path, lineno: int) -> dict[str, Any]:
+    """A manifest row's types and ranges, before any of it is used to open, seek or allocate.
+
+    The shard must be a shard file name of this store (never a path: a row must not make the
+    reader open a file elsewhere)."""
+    if not isinstance(row, dict) or any(k not in row for k in _REQUIRED):
+        raise DataError(f"manifest row lacks one of {', '.join(_REQUIRED)}", path, line=lineno)
+    if not isinstance(row["id"], str) or not row["id"]:
+        raise DataError("clip id must be a non-empty string", path, lineno, "id")
+    shard = row["shard"]
+    if not isinstance(shard, str) or not _SHARD_RE.match(shard):
+        raise DataError(
+            f"{shard!r} is not a shard file name of this store (shard-NNNNN.bin)", path, lineno,
+            "shard",
+        )  # fmt: skip
+    int_field(row["offset"], path, "offset", lineno, 0, 2**62)
+    int_field(row["nbytes"], path, "nbytes", lineno, _HEADER.size, MAX_RECORD_BYTES)
+    int_field(row["crc32"], path, "crc32", lineno, 0, 2**32 - 1)
+    int_field(row["frames"], path, "frames", lineno, 0, MAX_FRAMES)
+    finite_number(row["fps"], path, "fps", lineno, lo=1e-3, hi=1e4)
+    if row.get("ndim", 3) not in (2, 3) or isinstance(row.get("ndim"), bool):
+        raise DataError(f"{row.get('ndim')!r} must be 2 or 3", path, lineno, "ndim")
+    for k in _META_FIELDS:
+        if row.get(k) is not None and not isinstance(row[k], str):
+            raise DataError(f"expected a string, got {type(row[k]).__name__}", path, lineno, k)
+    if row.get("extra") is not None and not isinstance(row["extra"], dict):
+        raise DataError("expected an object", path, lineno, "extra")
+    return row
+
+
 def _scan_manifest(path: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """Stream (byte offset, byte length, row) of every complete manifest line.
 
@@ -466,6 +530,8 @@ def _scan_manifest(path: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """
     if not path.exists():
         return
+    if not path.is_file():
+        raise DataError("is a folder, expected the store's manifest file", path)
     pos = 0
     with open(path, "rb") as f:
         for lineno, line in enumerate(f, 1):
@@ -473,27 +539,28 @@ def _scan_manifest(path: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
             if not line.endswith(b"\n"):
                 return
             if line.strip():
-                try:
-                    row = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                    raise DataError(f"broken manifest row: {e}", path, line=lineno) from None
-                if not isinstance(row, dict) or any(k not in row for k in _REQUIRED):
-                    raise DataError(
-                        f"manifest row lacks one of {', '.join(_REQUIRED)}", path, line=lineno
-                    )
-                yield pos, n, row
+                yield pos, n, _check_row(loads(line, path, lineno, finite=False), path, lineno)
             pos += n
 
 
 def _read_info(path: Path) -> dict[str, Any]:
-    try:
-        info = json.loads((path / INFO).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"not a pose store (no {INFO})", path) from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"broken JSON: {e.msg}", path / INFO, line=e.lineno) from None
-    if info.get("format") != FORMAT:
-        raise DataError(f"not a {FORMAT} (format={info.get('format')!r})", path / INFO)
+    if not path.is_dir():
+        raise DataError("not a pose store (not a folder)", path)
+    if not (path / INFO).exists():
+        raise DataError(f"not a pose store (no {INFO})", path)
+    info = read_json(path / INFO, INFO, finite=False, label="broken JSON")
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        fmt = info.get("format") if isinstance(info, dict) else type(info).__name__
+        raise DataError(f"not a {FORMAT} (format={fmt!r})", path / INFO, field="format")
+    int_field(info.get("version", 0), path / INFO, "version", None, 0, 2**31)
+    skeleton = info.get("skeleton")
+    if skeleton is not None:
+        if not isinstance(skeleton, str):
+            raise DataError("expected a skeleton name", path / INFO, field="skeleton")
+        try:
+            get_skeleton(skeleton)
+        except (KeyError, ValueError, SignLLMError) as e:
+            raise DataError(f"unknown skeleton: {e}", path / INFO, field="skeleton") from None
     if int(info.get("version", 0)) > VERSION:
         raise DataError(
             f"store version {info['version']} is newer than this signllm reads ({VERSION})",
@@ -592,43 +659,98 @@ class StoreWriter:
         self._open_shard()
 
     def _recover(self) -> None:
-        """Drop whatever a crash left beyond the last fully written record."""
+        """Drop whatever a crash left beyond the last fully written record.
+
+        The whole store is checked first and nothing is written, truncated or deleted unless all
+        of it holds: rows in write order, each shard's records back to back from offset 0, shards
+        in rotation order, every listed byte present, and each shard's last listed record's
+        CRC32. A store that fails is refused (DataError) and left exactly as it was.
+        """
         manifest = self.path / MANIFEST
         ends: dict[str, int] = {}
+        last: dict[str, dict[str, Any]] = {}
+        ids: set[str] = set()
         end = 0
+        clips = frames = 0
+        prev_index = 0
         for off, n, row in _scan_manifest(manifest):
+            shard, offset, nbytes = row["shard"], row["offset"], row["nbytes"]
+            index = int(_SHARD_RE.match(shard).group(1))  # type: ignore[union-attr]
+            if index < prev_index:
+                raise DataError(
+                    f"row lists {shard} after {_shard_name(prev_index)}: rows are not in the "
+                    "order the writer makes them",
+                    manifest,
+                    None,
+                    "shard",
+                )
+            if offset != ends.get(shard, 0):
+                raise DataError(
+                    f"clip {row['id']!r}: record at offset {offset} of {shard}, but the "
+                    f"previous record there ends at {ends.get(shard, 0)} (rows overlap or "
+                    "leave a gap: the manifest was edited or is corrupt)",
+                    manifest,
+                    None,
+                    "offset",
+                )
+            if row["id"] in ids:
+                raise DataError(f"clip {row['id']!r} is listed twice", manifest, None, "id")
+            prev_index = index
+            ends[shard] = offset + nbytes
+            last[shard] = row
+            ids.add(row["id"])
             end = off + n
-            ends[row["shard"]] = max(ends.get(row["shard"], 0), row["offset"] + row["nbytes"])
-            self._ids.add(row["id"])
-            self._clips += 1
-            self._frames += int(row["frames"])
-        if manifest.exists() and manifest.stat().st_size != end:
-            with open(manifest, "r+b") as f:
-                f.truncate(end)
-                os.fsync(f.fileno())
+            clips += 1
+            frames += row["frames"]
+        listed = prev_index if ends else -1
+        drop: list[Path] = []
+        cut: list[tuple[Path, int]] = []
         for p in sorted(self.path.iterdir()):
             m = _SHARD_RE.match(p.name)
             if not m:
                 continue
+            if not p.is_file():
+                raise DataError("is a folder, expected a shard file", p)
             keep = ends.get(p.name, 0)
             size = p.stat().st_size
             if size < keep:
                 raise DataError(
                     f"shard is {size} bytes but the manifest lists records up to {keep}", p
                 )
-            if keep == 0:
-                p.unlink()
+            if keep == 0:  # lists nothing: a shard a crash left half-begun
+                drop.append(p)
             elif size > keep:
-                with open(p, "r+b") as f:
-                    f.truncate(keep)
-                    os.fsync(f.fileno())
-        for tmp in self.path.glob(f".{INFO}.*.tmp"):  # atomic_write's leftovers after kill -9
-            tmp.unlink()
-        missing = [s for s in ends if not (self.path / s).exists()]
+                cut.append((p, keep))
+        missing = [s for s in ends if not (self.path / s).is_file()]
         if missing:
             raise DataError(f"manifest lists records in missing shard(s) {missing}", manifest)
-        indices = [int(_SHARD_RE.match(s).group(1)) for s in ends]  # type: ignore[union-attr]
-        self._shard_index = max(indices, default=0)
+        for shard, row in last.items():  # the record a crash would have hit
+            with open(self.path / shard, "rb") as f:
+                f.seek(row["offset"])
+                rec = f.read(row["nbytes"])
+            if zlib.crc32(rec) != row["crc32"]:
+                raise DataError(
+                    f"clip {row['id']!r}: record at offset {row['offset']} is corrupt (CRC32 "
+                    "mismatch); refusing to resume",
+                    self.path / shard,
+                )
+        # all checked: now repair
+        if manifest.exists() and manifest.stat().st_size != end:
+            with open(manifest, "r+b") as f:
+                f.truncate(end)
+                os.fsync(f.fileno())
+        for p in drop:
+            p.unlink()
+        for p, keep in cut:
+            with open(p, "r+b") as f:
+                f.truncate(keep)
+                os.fsync(f.fileno())
+        for tmp in self.path.glob(f".{INFO}.*.tmp"):  # atomic_write's leftovers after kill -9
+            tmp.unlink()
+        self._ids |= ids
+        self._clips += clips
+        self._frames += frames
+        self._shard_index = max(listed, 0)
 
     def _write_info(self, complete: bool) -> None:
         info = {
@@ -687,6 +809,9 @@ class StoreWriter:
             raise ValueError("a clip needs a non-empty meta.id to go into a store")
         if cid in self._ids:
             raise ValueError(f"clip {cid!r} is already in the store (check has(id) first)")
+        if pose.num_frames > MAX_FRAMES:  # readers refuse longer records (a corrupt header)
+            raise ValueError(f"clip {cid!r} has {pose.num_frames} frames; a store clip has at "
+                             f"most {MAX_FRAMES}: cut it first")  # fmt: skip
         if self.skeleton is None:
             self.skeleton = pose.skeleton
             self._write_info(complete=False)
@@ -834,7 +959,9 @@ class Store:
         return np.flatnonzero(keep)
 
     def _row(self, i: int) -> dict[str, Any]:
-        return json.loads(self._pread(MANIFEST, int(self._line_len[i]), int(self._line_off[i])))
+        line = self._pread(MANIFEST, int(self._line_len[i]), int(self._line_off[i]))
+        path = self.path / MANIFEST
+        return _check_row(loads(line, path, finite=False), path, i + 1)
 
     def iter_rows(
         self, split: str | None = None, language: str | None = None
@@ -919,12 +1046,22 @@ class Store:
             except FileNotFoundError:
                 what = f" (clip {clip!r})" if clip else ""
                 raise DataError(f"file missing{what}", self.path / name) from None
+            except OSError as e:
+                raise DataError(f"cannot open: {e.strerror}", self.path / name) from None
             self._fds[name] = fd
-        if hasattr(os, "pread"):
-            data = os.pread(fd, n, off)
-        else:  # pragma: no cover - Windows
-            os.lseek(fd, off, os.SEEK_SET)
-            data = os.read(fd, n)
+        try:
+            size = os.fstat(fd).st_size
+            if off + n > size:  # checked before pread allocates n bytes
+                what = f"clip {clip!r}: record" if clip else "manifest row"
+                raise DataError(
+                    f"{what} truncated ({max(0, size - off)} of {n} bytes at offset {off})",
+                    self.path / name,
+                )
+            if not hasattr(os, "pread"):  # pragma: no cover - Windows
+                os.lseek(fd, off, os.SEEK_SET)
+            data = os.pread(fd, n, off) if hasattr(os, "pread") else os.read(fd, n)
+        except OSError as e:  # a folder where a shard should be, an offset past 2^63
+            raise DataError(f"cannot read: {e.strerror or e}", self.path / name) from None
         if len(data) != n:
             what = f"clip {clip!r}: record" if clip else "manifest row"
             raise DataError(
@@ -943,7 +1080,7 @@ class Store:
                 where,
             )
         try:
-            data, conf = decode_record(rec, self.skeleton)
+            data, conf = decode_record(rec, self.skeleton, int(row["frames"]))
         except ValueError as e:
             raise DataError(f"clip {row['id']!r}: undecodable record ({e})", where) from None
         if data.shape[0] != int(row["frames"]):

@@ -464,6 +464,10 @@ def create_app(
         text = req.text.strip()
         if not text:
             raise ApiError(422, "text is empty")
+        try:  # JSON allows "\ud800"; no response (nor file) could carry it back
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ApiError(422, f"text holds a lone surrogate at character {e.start}") from None
         if len(text) > max_text_chars:
             raise ApiError(
                 413, f"text is {len(text)} characters long; the limit is {max_text_chars}"

@@ -1025,17 +1025,10 @@ TOKENIZER_TYPES: dict[str, Any] = {
 
 
 def _read_json(path: str | Path) -> dict[str, Any]:
+    from ..safeio import read_json  # depth, UTF-8 and NaN checks, each a DataError
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError("tokenizer file not found", path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read tokenizer file: {e}", path) from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", path, line=e.lineno) from None
+    d = read_json(path, "tokenizer file")
     if not isinstance(d, dict):
         raise DataError("a tokenizer file must hold a JSON object", path)
     return d
@@ -1072,7 +1065,7 @@ def _check_header(d: dict[str, Any], type_name: str, path: str | Path | None) ->
 def tokenizer_from_dict(d: dict[str, Any], path: str | Path | None = None) -> Tokenizer:
     """Rebuild a tokenizer from its `to_dict()`, dispatching on the ``type`` field."""
     kind = d.get("type")
-    if kind not in TOKENIZER_TYPES:
+    if not isinstance(kind, str) or kind not in TOKENIZER_TYPES:
         known = ", ".join(sorted(TOKENIZER_TYPES))
         raise DataError(f"unknown tokenizer type {kind!r} (known: {known})", path, field="type")
     return TOKENIZER_TYPES[kind].from_dict(d, path)  # type: ignore[no-any-return]

@@ -30,7 +30,6 @@ plus steps 10, 20, 40, 80, ... before that (`eval_due`).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import types
 import typing
@@ -301,13 +300,14 @@ class TrainConfig:
     @classmethod
     def from_json(cls, path: str | Path) -> TrainConfig:
         """A JSON config file (a partial dict is fine: missing fields keep their defaults)."""
+        from ..errors import DataError
+        from ..safeio import read_json
+
         path = Path(path)
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UsageError(f"{path}: config file not found") from None
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+        try:  # not UTF-8, broken, too deep, NaN: one line naming the file and line
+            d = read_json(path, "config file")
+        except DataError as e:
+            raise UsageError(str(e)) from None
         if not isinstance(d, dict):
             raise UsageError(f"{path}: a config file must hold a JSON object")
         return cls.from_dict(d, where=str(path))

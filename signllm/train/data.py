@@ -226,11 +226,19 @@ class NormStats:
             std = np.asarray(d["std"], np.float32)
         except (KeyError, TypeError, ValueError):
             raise DataError(
-                "normalisation stats need mean and std", path, "normalization"
+                "normalisation stats need mean and std", path, field="normalization"
             ) from None
         if mean.ndim != 2 or mean.shape[1] != 3 or std.shape != mean.shape or (std <= 0).any():
-            raise DataError("bad normalisation stats (J x 3, std > 0)", path, "normalization")
-        return cls(mean, std, int(d.get("clips", 0)), int(d.get("frames", 0)))
+            raise DataError("bad normalisation stats (J x 3, std > 0)", path, field="normalization")
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            raise DataError("normalisation stats must be finite", path, field="normalization")
+        try:
+            clips, frames = int(d.get("clips", 0)), int(d.get("frames", 0))
+        except (TypeError, ValueError, OverflowError):
+            raise DataError(
+                "clips and frames must be counts", path, field="normalization"
+            ) from None
+        return cls(mean, std, clips, frames)
 
 
 def compute_stats(

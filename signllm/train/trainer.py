@@ -58,12 +58,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..checkpoint import remove_stale_tmp
 from ..data.store import Store
 from ..errors import DataError, UsageError
 from ..metrics.dtw import dtw_mje
 from ..models.kinematic import KinematicHead
 from ..models.mlsf import MLSF
 from ..models.progressive import ProgressiveConfig, preset_config
+from ..safeio import read_json
 from ..skeleton import get_skeleton
 from . import distributed as D
 from .checkpoint import (
@@ -524,8 +526,9 @@ class Trainer:
         self.model = model.to(self.device).train()
 
     def _check_resume_config(self) -> None:
-        old = json.loads((resolve(self.last_dir) / CONFIG).read_text(encoding="utf-8"))
-        saved = old.get("train") or {}
+        old = read_json(resolve(self.last_dir) / CONFIG, CONFIG)
+        saved = old.get("train") if isinstance(old, dict) else None
+        saved = saved if isinstance(saved, dict) else {}
         now = self.cfg.to_dict()
         for key in RESUME_FIXED:
             if key in saved and saved[key] != now[key]:
@@ -923,6 +926,7 @@ class Trainer:
         cfg, info = self.cfg, self.info
         if info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
+            remove_stale_tmp(self.out)  # checkpoint folders a killed run left half-written
         self._open_logs()
         n_params = sum(p.numel() for p in self.params)
         self._say(

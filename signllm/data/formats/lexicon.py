@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ...errors import DataError
 from ...fileio import atomic_write
 from ...pose import Pose
+from ...safeio import inside, read_text
 from .poseformat import read_pose_file, write_pose_file
 
 COLUMNS = ("path", "spoken_language", "signed_language", "start", "end", "words", "glosses",
@@ -27,6 +30,19 @@ COLUMNS = ("path", "spoken_language", "signed_language", "start", "end", "words"
 # id, split and signer through a round trip.
 EXTRA_COLUMNS = ("id", "split", "signer")
 INDEX = "index.csv"
+
+
+def csv_rows(reader: Any, path: Path) -> Iterator[Any]:
+    """A csv reader's rows, its errors (NUL bytes, a field past the size limit) as DataError."""
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DataError(f"broken CSV: {e}", path, reader.line_num) from None
+        yield row
 
 
 def is_lexicon_folder(path: Path) -> bool:
@@ -40,7 +56,7 @@ def _ms(value: str, index: Path, lineno: int, name: str) -> float:
         v = float(value)
     except ValueError:
         raise DataError(f"{value!r} is not a number of milliseconds", index, lineno, name) from None
-    if v < 0 or v != v:
+    if not (math.isfinite(v) and v >= 0):
         raise DataError(f"{value!r} must be >= 0", index, lineno, name)
     return v
 
@@ -64,57 +80,67 @@ class LexiconEntry:
     priority: str = ""
 
 
-def iter_lexicon_entries(folder: str | Path, language: str | None = None) -> Iterator[LexiconEntry]:
-    """The rows of a lexicon folder's index.csv, checked (file, line, field in every error)."""
+def iter_lexicon_entries(
+    folder: str | Path, language: str | None = None, allow_outside: bool = False
+) -> Iterator[LexiconEntry]:
+    """The rows of a lexicon folder's index.csv, checked (file, line, field in every error).
+
+    A row's path must stay inside the folder (no absolute path, no `..` out of it) unless
+    `allow_outside`: a downloaded lexicon must not make the reader open the rest of the disk."""
     folder = Path(folder)
     index = folder / INDEX
     if not index.is_file():
         raise DataError(f"no {INDEX} in the lexicon folder", folder)
-    with index.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
+    text = read_text(index, INDEX)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         header = reader.fieldnames or []
-        missing = [c for c in ("path", "signed_language", "words") if c not in header]
-        if missing:
-            raise DataError(f"missing column(s) {', '.join(missing)}", index, 1)
-        for lineno, row in enumerate(reader, start=2):
-            if None in row or any(v is None for v in row.values()):
-                raise DataError(f"expected {len(header)} columns", index, lineno)
-            if language and row["signed_language"] != language:
-                continue
-            rel = row["path"].strip()
-            if not rel:
-                raise DataError("empty path", index, lineno, "path")
-            target = (folder / rel).resolve()
-            if not target.is_file():
-                raise DataError(f"file {rel!r} does not exist", index, lineno, "path")
-            start = _ms(row.get("start", ""), index, lineno, "start")
-            end = _ms(row.get("end", ""), index, lineno, "end")
-            if end and end <= start:
-                raise DataError(f"end {end} <= start {start}", index, lineno, "end")
-            lang = row["signed_language"].strip()
-            cid = f"{lang}/{Path(rel).with_suffix('').as_posix()}" if lang else rel
-            if rel.startswith(f"{lang}/"):
-                cid = Path(rel).with_suffix("").as_posix()
-            yield LexiconEntry(
-                index=index,
-                line=lineno,
-                path=target,
-                id=row.get("id") or cid,
-                language=lang,
-                spoken_language=(row.get("spoken_language") or "").strip(),
-                text=row.get("words") or "",
-                gloss=row.get("glosses") or "",
-                start_ms=start,
-                end_ms=end,
-                split=row.get("split") or "",
-                signer=row.get("signer") or "",
-                priority=row.get("priority") or "",
-            )
+    except csv.Error as e:
+        raise DataError(f"broken CSV: {e}", index, 1) from None
+    missing = [c for c in ("path", "signed_language", "words") if c not in header]
+    if missing:
+        raise DataError(f"missing column(s) {', '.join(missing)}", index, 1)
+    for lineno, row in enumerate(csv_rows(reader, index), start=2):
+        if None in row or any(v is None for v in row.values()):
+            raise DataError(f"expected {len(header)} columns", index, lineno)
+        if language and row["signed_language"] != language:
+            continue
+        rel = row["path"].strip()
+        if not rel:
+            raise DataError("empty path", index, lineno, "path")
+        target = inside(folder, rel, index, lineno, "path", allow_outside)
+        if not target.is_file():
+            raise DataError(f"file {rel!r} does not exist", index, lineno, "path")
+        start = _ms(row.get("start", ""), index, lineno, "start")
+        end = _ms(row.get("end", ""), index, lineno, "end")
+        if end and end <= start:
+            raise DataError(f"end {end} <= start {start}", index, lineno, "end")
+        lang = row["signed_language"].strip()
+        cid = f"{lang}/{Path(rel).with_suffix('').as_posix()}" if lang else rel
+        if rel.startswith(f"{lang}/"):
+            cid = Path(rel).with_suffix("").as_posix()
+        yield LexiconEntry(
+            index=index,
+            line=lineno,
+            path=target,
+            id=row.get("id") or cid,
+            language=lang,
+            spoken_language=(row.get("spoken_language") or "").strip(),
+            text=row.get("words") or "",
+            gloss=row.get("glosses") or "",
+            start_ms=start,
+            end_ms=end,
+            split=row.get("split") or "",
+            signer=row.get("signer") or "",
+            priority=row.get("priority") or "",
+        )
 
 
-def iter_lexicon(folder: str | Path, language: str | None = None) -> Iterator[Pose]:
+def iter_lexicon(
+    folder: str | Path, language: str | None = None, allow_outside: bool = False
+) -> Iterator[Pose]:
     """Clips of a lexicon folder, in index order (optionally one sign language only)."""
-    for e in iter_lexicon_entries(folder, language):
+    for e in iter_lexicon_entries(folder, language, allow_outside):
         pose = read_pose_file(e.path)
         if e.start_ms or e.end_ms:
             a = round(e.start_ms / 1000 * pose.fps)

@@ -8,7 +8,6 @@ frames: they are kept, with confidence 0, so the timeline stays true; cleaning d
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from ...errors import DataError
 from ...pose import Pose, PoseMeta
+from ...safeio import loads, read_bytes
 from ...skeleton import (
     LEFT_HAND_ROOT,
     LEFT_WRIST,
@@ -28,6 +28,10 @@ from .common import merge_wrists
 
 _FRAME_RE = re.compile(r"_(\d+)_keypoints\.json$")
 DEFAULT_FPS = 24.0  # How2Sign; OpenPose JSON carries no frame rate
+# Frame numbers come from file names: a clip spans first..last, gaps become missing frames. A span
+# past this (over an hour at 24 fps, 60 MB of keypoints) is a wrong name, not a recording.
+MAX_FRAMES = 100_000
+MAX_FRAME_FILE_BYTES = 64 << 20  # a real frame file is ~3.5 kB; one person per 5 kB
 
 
 def is_openpose_folder(path: Path) -> bool:
@@ -45,7 +49,7 @@ def _keypoints(person: dict, key: str, count: int, path: Path) -> np.ndarray:
         )
     try:
         arr = np.asarray(values, dtype=np.float64).reshape(count, 3)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         bad = next(
             (i for i, v in enumerate(values) if not isinstance(v, int | float) or v is True), 0
         )
@@ -72,16 +76,12 @@ def _person_frame(person: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def read_frame(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One frame file -> ((50, 3), (50,)); the most confident person if there are several."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"not UTF-8 text ({e.reason})", path) from None
-    if not text.strip():
+    if path.is_file() and path.stat().st_size > MAX_FRAME_FILE_BYTES:
+        raise DataError(f"{path.stat().st_size} bytes is too large for one frame", path)
+    raw = read_bytes(path, "OpenPose JSON frame file")
+    if not raw.strip():
         raise DataError("empty file (expected OpenPose JSON)", path)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"broken JSON: {e.msg} (column {e.colno})", path, line=e.lineno) from None
+    doc = loads(raw, path, finite=False)  # NaN/inf: refused per field below, with its name
     if not isinstance(doc, dict) or not isinstance(doc.get("people"), list):
         raise DataError("no 'people' list: not an OpenPose keypoints file", path, field="people")
     best: tuple[np.ndarray, np.ndarray] | None = None
@@ -111,6 +111,12 @@ def read_openpose_folder(folder: str | Path, fps: float | None = None) -> Pose:
     numbered.sort()
     first, last = numbered[0][0], numbered[-1][0]
     t = last - first + 1
+    if t > MAX_FRAMES:
+        raise DataError(
+            f"frame numbers run from {first} to {last} ({t} frames, over {MAX_FRAMES}): "
+            f"a misnamed file? ({numbered[-1][1].name})",
+            folder,
+        )
     data = np.zeros((t, NUM_JOINTS, 3), np.float32)
     conf = np.zeros((t, NUM_JOINTS), np.float32)
     for n, p in numbered:

@@ -271,7 +271,14 @@ def read_pose_file(path: str | Path, variant: Variant = "auto") -> Pose:
             field="header",
         )
     conf = np.clip(np.nan_to_num(conf), 0.0, 1.0).astype(np.float32)
-    data = np.where(conf[..., None] > 0, data, 0.0).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        data = np.where(conf[..., None] > 0, data, 0.0).astype(np.float32)
+    if not np.isfinite(data).all():  # finite in the file, not once scaled (e.g. a huge width)
+        raise DataError(
+            "coordinates overflow once mapped to the skeleton (a huge value or frame size)",
+            path,
+            field="header" if pf.header.dimensions.width > 1e6 else "body",
+        )
     meta = PoseMeta(id=path.stem, source=str(path))
     dims = pf.header.dimensions
     meta.extra["frame_size"] = [int(dims.width), int(dims.height)]

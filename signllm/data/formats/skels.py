@@ -27,6 +27,7 @@ import numpy as np
 from ...errors import DataError
 from ...fileio import atomic_paths
 from ...pose import Pose, PoseMeta
+from ...safeio import decode_utf8, read_bytes
 from ...skeleton import NUM_JOINTS
 
 PT_SCALE = 3.0
@@ -50,7 +51,7 @@ def _read_side(prefix: Path, ext: str, n: int, required: bool) -> list[str]:
         if required:
             raise DataError(f"missing side file (needs one line per clip of {prefix}.skels)", p)
         return [""] * n
-    lines = p.read_text(encoding="utf-8").split("\n")
+    lines = decode_utf8(read_bytes(p, f".{ext} file"), p).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     if len(lines) != n:
@@ -93,6 +94,13 @@ def _parse_line(line: str, path: Path, lineno: int, scale: float) -> tuple[np.nd
     missing = (coords == PLACEHOLDER).all(axis=2)  # (t, 50)
     data = (coords * scale).astype(np.float32)
     data[missing] = 0.0
+    if not np.isfinite(data).all():  # finite as float64, beyond float32 once scaled
+        bad = int(np.argwhere(~np.isfinite(data.reshape(-1)))[0, 0])
+        frame, k = divmod(bad, NUM_JOINTS * 3)
+        raise DataError(
+            f"a value times the scale {scale:g} is too large for a coordinate", path, lineno,
+            field=_field_name(frame * VALUES_PER_FRAME + k),
+        )  # fmt: skip
     conf = (~missing).astype(np.float32)
     return data, conf
 
@@ -132,12 +140,15 @@ def iter_skels(
     skels = prefix.with_suffix(".skels")
     if not skels.exists():
         raise DataError("no such .skels file", skels)
-    with skels.open(encoding="utf-8") as f:
+    if not skels.is_file():
+        raise DataError("is a folder, expected a .skels file", skels)
+    with skels.open("rb") as f:
         n = sum(1 for _ in f)
     side = {ext: _read_side(prefix, ext, n, required=require_text and ext == "text")
             for ext in SIDE_FILES}  # fmt: skip
-    with skels.open(encoding="utf-8") as f:
-        for i, line in enumerate(f):
+    with skels.open("rb") as f:  # bytes: a bad byte is reported with its line
+        for i, raw in enumerate(f):
+            line = decode_utf8(raw, skels, i + 1)
             data, conf = _parse_line(line, skels, i + 1, scale)
             split, cid = _split_and_id(side["files"][i], i + 1)
             meta = PoseMeta(
