@@ -20,7 +20,7 @@ import torch
 from signllm import checkpoint as ck
 from signllm.api import default_model_dir
 from signllm.data.store import Store
-from signllm.errors import DataError, UsageError
+from signllm.errors import DataError
 from signllm.eval.bt_checkpoint import load_bt_checkpoint, save_bt_checkpoint
 from signllm.models.backtranslation import BackTranslationConfig, BackTranslationModel, bt_config
 from signllm.models.prompt2langgloss import SharedPoseModel
