@@ -48,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader", help="a train-reader checkpoint: fingerspelling read back")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--command", default="bash scripts/train_default_model.sh")
+    ap.add_argument("--shown-data", help="the data path the card names (default: --data)")
+    ap.add_argument("--shown-reader", help="the reader path the card names (default: --reader)")
     args = ap.parse_args(argv)
     root: Path = args.model
+    shown_root = str(root).removesuffix(".new")  # the script writes DEST.new, then swaps it in
+    data_shown = args.shown_data or args.data
+    reader_shown = args.shown_reader or args.reader
     langs = [c for c in args.languages.split(",") if c]
     evals: dict[str, Any] = {}
     for part in ("mlsf", "prompt"):
@@ -78,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         },
         "fallback": "words a model cannot sign are fingerspelled from real letter recordings "
         "(20 languages, shipped in the package)",
-        "data": f"signllm demo corpus ({args.data}), train split",
+        "data": f"signllm demo corpus ({data_shown}), train split",
         "commands": {
             "train": args.command,
-            "evaluate": f"signllm evaluate --model {root}/mlsf --data {args.data} --split test"
-            + (f" --reader {args.reader}" if args.reader else ""),
+            "evaluate": f"signllm evaluate --model {shown_root}/mlsf --data {data_shown} --split test"
+            + (f" --reader {reader_shown}" if args.reader else ""),
         },
         "test_scores_file": "eval_test.json",
         "size_bytes": size,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import signllm
-from signllm.api import RUN_MAX_FRAMES, Translator, Word
+from signllm.api import RUN_MAX_FRAMES, Translator
 from signllm.assets import default_model_dir
 from signllm.cli import main
 from signllm.errors import UsageError
@@ -30,7 +30,8 @@ def test_default_model_is_shipped_small_and_documented():
 
 
 def test_translate_a_sentence_with_the_default_model(translator):
-    t = translator.translate("und nun die wettervorhersage für morgen", "DGS")
+    # words of its training data (the PHOENIX glosses it saw twice or more): all signed by it
+    t = translator.translate("regen gewitter nordwest", "DGS")
     assert t.language == "gsg" and t.mode == "mlsf"
     assert all(w.source == "model" for w in t.words) and t.prompt_stage is None
     pose = t.pose
@@ -76,7 +77,8 @@ def test_prompt_mode_falls_back_to_templates_and_says_so():
     t = tr.translate("How would you sign 'regen und wind' in DGS?", mode="prompt")
     assert t.prompt_stage == "template" and t.text == "regen und wind"
     # words map to the pose model's glosses by spelling: REGEN is a sign; UND and WIND are not
-    assert t.words[0] == Word("regen", "model", gloss="REGEN")
+    first = t.words[0]  # a character-aware model keeps its words lower-case
+    assert (first.word, first.source, first.gloss.upper()) == ("regen", "model", "REGEN")
     assert [(w.word, w.source) for w in t.words[1:]] == [("und", "fingerspelled"),
                                                          ("wind", "fingerspelled")]  # fmt: skip
 
@@ -200,7 +202,7 @@ def char_models(tmp_path_factory, samples):
             data=str(root / "store"), out=str(root / mode), mode=mode, steps=2, batch_size=4,
             max_clip_frames=16, warmup_steps=1, eval_every=0, checkpoint_every=0, progress=False,
         )  # fmt: skip
-        out[mode] = Translator(train(cfg).last, max_frames=20)
+        out[mode] = Translator(train(cfg).last, max_frames=20, model_spells=True)
     torch.set_num_threads(threads)
     return out
 
