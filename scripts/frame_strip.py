@@ -1,9 +1,9 @@
 """Regenerate docs/frame_strip.png: what the default model signs, beside ground truth.
 
 Rows (each drawn by the project's renderer into the same window of the signing space, so sizes
-compare): the README's demo sentence as the default model signs it; a held-out fingerspelled
-word as the model spells it; the ground truth of that word (composed from real letter
-recordings); a recorded PHOENIX sentence. Six frames per row, evenly spaced over the clip.
+compare): the README's demo sentence as `translate` signs it; words the default model signs
+itself; a held-out word as the model spells it (`model_spells=True`); the ground truth of that
+word (composed from real letter recordings); a recorded PHOENIX sentence. Six frames a row.
 
     python scripts/frame_strip.py                         # -> docs/frame_strip.png
     python scripts/frame_strip.py --model runs/x --word hund --lang gsg -o /tmp/strip.png
@@ -49,15 +49,22 @@ def frame_strip(out: Path, model: str | None, sentence: str, word: str, lang: st
 
     tr = Translator(model) if model else Translator()
     said = tr.translate(sentence, "gsg")
-    spelt = tr.translate(word, lang)
+    known = tr.translate("regen gewitter nordwest", "gsg")  # words the model signs itself
+    spells = Translator(model, model_spells=True) if model else Translator(model_spells=True)
+    spelt = spells.translate(word, lang)  # the model's own spelling (not the letter recordings)
     how = ", ".join(f"{w.word}: {w.source}" for w in spelt.words)
     truth = in_signing_space([default_lexicon().compose(word, lang, fps=25)])[0]
     s = samples_dir()
     task = enumerate_tasks([f"{s / 'phoenix14t' / 'test.skels'}:lang=gsg"])[0]
     phoenix, _ = process_clip(task, ClipOptions())
+    sources = ", ".join(sorted({w.source for w in said.words}))
     rows = [
-        _row(f"default model ({said.mode}): '{sentence}' (DGS)", said.pose),
-        _row(f"default model ({spelt.mode}; {how}): '{word}' ({lang}, held out)", spelt.pose),
+        _row(f"translate '{sentence}' (DGS): {sources}", said.pose),
+        _row(
+            f"default model ({known.mode}): 'regen gewitter nordwest', words it was trained on",
+            known.pose,
+        ),
+        _row(f"default model spelling '{word}' itself ({how}; held out of training)", spelt.pose),
         _row(f"ground truth: '{word}' ({lang}) from real letter recordings", truth),
     ]
     if phoenix is not None:
