@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,6 +55,65 @@ def tiny_store(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Calla
         return out
 
     return build
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Torch on one CPU thread inside the block, the previous count restored after it."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Tiny models on a shared 2-core machine run far faster (and steadier) on one thread; a
+    module that trains them says ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    with single_thread():
+        yield
+
+
+def tiny_config(data: str | Path, out: str | Path, **kw: Any) -> Any:
+    """The tests' training run (a `TrainConfig`): the tiny preset, 6 steps of short clips, no
+    evaluation or checkpoint before the end, seconds on one thread; `kw` sets any other field."""
+    from signllm.train.config import TrainConfig
+
+    base = dict(
+        size="tiny",
+        steps=6,
+        batch_size=4,
+        max_clip_frames=24,
+        lr=3e-3,
+        eval_every=0,
+        checkpoint_every=0,
+        eval_clips=1,
+        eval_loss_clips=2,
+        progress=False,
+    )
+    return TrainConfig(**{"data": str(data), "out": str(out), **base, **kw})
+
+
+@pytest.fixture(scope="module")
+def real_translator(tiny_store, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The bundled default model's `Translator`; where this checkout ships none, a 2-step MLSF
+    model trained here on the PHOENIX samples (gsg; about a second on one thread)."""
+    api = pytest.importorskip("signllm.api", reason="signllm/api.py (Translator) is not here yet")
+    from signllm.errors import UsageError
+    from signllm.train.trainer import train
+
+    try:
+        return api.Translator()
+    except UsageError:  # no default model in the package
+        pass
+    out = tmp_path_factory.mktemp("tiny-model") / "run"
+    cfg = tiny_config(tiny_store(ase=False), out, steps=2, max_clip_frames=32, warmup_steps=1)
+    with single_thread():
+        return api.Translator(train(cfg).checkpoint)
 
 
 def _fingerspelled(p, word: str):

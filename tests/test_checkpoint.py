@@ -16,6 +16,7 @@ from re import escape as re_escape
 
 import pytest
 import torch
+from conftest import single_thread, tiny_config
 
 from signllm import checkpoint as ck
 from signllm.api import default_model_dir
@@ -48,25 +49,11 @@ def store_dir(tiny_store) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Trainer:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        cfg = TrainConfig(
-            data=str(store_dir),
-            out=str(tmp_path_factory.mktemp("run") / "run"),
-            size="tiny",
-            steps=4,
-            batch_size=4,
-            max_clip_frames=24,
-            eval_every=0,
-            eval_clips=1,
-            progress=False,
-        ).validate()
+    with single_thread():
+        cfg = tiny_config(store_dir, tmp_path_factory.mktemp("run") / "run", steps=4).validate()
         t = Trainer(cfg, D.setup("cpu"))
         t.run()
         return t
-    finally:
-        torch.set_num_threads(n)
 
 
 def dev_batch(t: Trainer) -> PoseBatch:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_config
 
 from signllm.cli.eval import add_evaluate_arguments
 from signllm.cli.train import add_train_bt_arguments, add_train_reader_arguments
@@ -40,17 +41,9 @@ from signllm.eval.runner import (
     mean_pose,
 )
 from signllm.models.backtranslation import back_translate
-from signllm.train.config import TrainConfig
 from signllm.train.trainer import train
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared 2-core machine run far faster on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -61,21 +54,7 @@ def store_dir(tiny_store) -> Path:
 
 @pytest.fixture(scope="module")
 def model_dir(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cfg = TrainConfig(
-        data=str(store_dir),
-        out=str(tmp_path_factory.mktemp("run") / "tiny"),
-        size="tiny",
-        steps=6,
-        batch_size=4,
-        max_clip_frames=24,
-        lr=3e-3,
-        warmup_steps=2,
-        eval_every=0,
-        checkpoint_every=0,
-        eval_clips=1,
-        eval_loss_clips=2,
-        progress=False,
-    )
+    cfg = tiny_config(store_dir, tmp_path_factory.mktemp("run") / "tiny", warmup_steps=2)
     return Path(train(cfg).checkpoint)
 
 
