@@ -57,6 +57,13 @@ def tiny_store(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Calla
     return build
 
 
+@pytest.fixture(scope="module")
+def store_dir(tiny_store) -> Path:
+    """The default tiny store: PHOENIX samples as gsg (with gloss) + the same poses as 'ase'
+    without gloss (text input). A module that needs another kind overrides this fixture."""
+    return tiny_store()
+
+
 @contextmanager
 def single_thread() -> Iterator[None]:
     """Torch on one CPU thread inside the block, the previous count restored after it."""
@@ -84,17 +91,9 @@ def tiny_config(data: str | Path, out: str | Path, **kw: Any) -> Any:
     from signllm.train.config import TrainConfig
 
     base = dict(
-        size="tiny",
-        steps=6,
-        batch_size=4,
-        max_clip_frames=24,
-        lr=3e-3,
-        eval_every=0,
-        checkpoint_every=0,
-        eval_clips=1,
-        eval_loss_clips=2,
-        progress=False,
-    )
+        size="tiny", steps=6, batch_size=4, max_clip_frames=24, lr=3e-3, eval_every=0,
+        checkpoint_every=0, eval_clips=1, eval_loss_clips=2, progress=False,
+    )  # fmt: skip
     return TrainConfig(**{"data": str(data), "out": str(out), **base, **kw})
 
 

@@ -43,11 +43,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def store_dir(tiny_store) -> Path:
-    return tiny_store()
-
-
-@pytest.fixture(scope="module")
 def trained(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Trainer:
     with single_thread():
         cfg = tiny_config(store_dir, tmp_path_factory.mktemp("run") / "run", steps=4).validate()

@@ -19,11 +19,7 @@ from signllm.cli.train import add_train_bt_arguments, add_train_reader_arguments
 from signllm.data.formats.skels import read_skels
 from signllm.data.store import Store, StoreWriter
 from signllm.errors import DataError
-from signllm.eval.bt_checkpoint import (
-    load_bt_checkpoint,
-    save_bt_checkpoint,
-    train_bt_main,
-)
+from signllm.eval.bt_checkpoint import load_bt_checkpoint, save_bt_checkpoint, train_bt_main
 from signllm.eval.recognizer import char_accuracy, load_reader, reference_letters
 from signllm.eval.report import (
     SYSTEMS,
@@ -32,14 +28,7 @@ from signllm.eval.report import (
     per_language_table,
     results_table,
 )
-from signllm.eval.runner import (
-    BODY_KEYS,
-    POSE_KEYS,
-    TEXT_KEYS,
-    evaluate,
-    floor_pose,
-    mean_pose,
-)
+from signllm.eval.runner import BODY_KEYS, POSE_KEYS, TEXT_KEYS, evaluate, floor_pose, mean_pose
 from signllm.models.backtranslation import back_translate
 from signllm.train.trainer import train
 

@@ -32,12 +32,6 @@ from signllm.train.trainer import train
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module")
-def store_dir(tiny_store) -> Path:
-    """PHOENIX samples as gsg (with gloss) + the same poses as 'ase' without gloss (text input)."""
-    return tiny_store()
-
-
 def tiny(store_dir: Path, out: Path, **kw) -> TrainConfig:
     """The shared tiny run, a little longer (8 steps of 32 frames) and logging every step."""
     base = dict(steps=8, max_clip_frames=32, warmup_steps=2, eval_clips=2, eval_loss_clips=4)
