@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +63,20 @@ def store_dir(tiny_store) -> Path:
     """The default tiny store: PHOENIX samples as gsg (with gloss) + the same poses as 'ase'
     without gloss (text input). A module that needs another kind overrides this fixture."""
     return tiny_store()
+
+
+@pytest.fixture
+def bsl_registry(tmp_path: Path) -> Path:
+    """A languages.json of its own: the bundled registry plus British Sign Language (bfi, alias
+    BSL), which the bundled one does not list."""
+    from signllm.languages import DEFAULT_REGISTRY_PATH
+
+    doc = json.loads(DEFAULT_REGISTRY_PATH.read_text(encoding="utf-8"))
+    bsl = {"code": "bfi", "name": "British Sign Language", "aliases": ["BSL"]}
+    doc["languages"].append({**bsl, "spoken_languages": ["en"], "script": "Latn"})
+    path = tmp_path / "languages.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
 
 
 @contextmanager
