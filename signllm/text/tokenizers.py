@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from ..errors import DataError, UsageError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, read_json
 
 __all__ = [
     "BOS_ID",
@@ -940,17 +940,7 @@ TOKENIZER_TYPES: dict[str, Any] = {
 
 
 def _read_json(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError("tokenizer file not found", path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read tokenizer file: {e}", path) from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", path, line=e.lineno) from None
+    d = read_json(path, "tokenizer file")
     if not isinstance(d, dict):
         raise DataError("a tokenizer file must hold a JSON object", path)
     return d
