@@ -640,19 +640,9 @@ class SubwordTokenizer(Tokenizer):
             )
         return tok
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __reduce__(self) -> tuple[Any, ...]:
         """Pickle the proto, not the C++ processor (DataLoader workers started with spawn)."""
-        return {
-            "proto": self._proto,
-            "languages": self._languages,
-            "lowercase": self.lowercase,
-            "model_type": self.model_type,
-        }
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(  # type: ignore[misc]
-            state["proto"], state["languages"], state["lowercase"], state["model_type"]
-        )
+        return type(self), (self._proto, self._languages, self.lowercase, self.model_type)
 
     def __repr__(self) -> str:
         return (
