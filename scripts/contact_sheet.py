@@ -16,9 +16,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from _figures import build_clip, side_by_side, with_title, write_png
 
 from signllm.assets import samples_dir
-from signllm.data.build import ClipOptions, enumerate_tasks, process_clip
 from signllm.data.fingerspell import SAMPLE_LEXICON, FingerspellingLexicon
 from signllm.data.space import body_frame
 from signllm.pose import Pose
@@ -29,8 +29,7 @@ PANEL = 360
 
 
 def _first(spec: str) -> Pose:
-    task = enumerate_tasks([spec])[0]
-    pose, err = process_clip(task, ClipOptions())
+    pose, err = build_clip(spec)
     if pose is None:
         raise SystemExit(f"{spec}: {err or 'no frames left'}")
     return pose
@@ -67,30 +66,17 @@ def panels() -> list[tuple[str, Pose]]:
 
 
 def contact_sheet(out: Path) -> Path:
-    import cv2
-
     images = []
     for title, pose in panels():
         i = _best_frame(pose)
         _, width = body_frame(pose)
         caption = f"{title}: frame {i}, shoulders {width:.2f}"
         images.append(draw_frame(pose, i, PANEL, PANEL + 60, caption=caption, extent=EXTENT))
-    gap = np.full((PANEL + 60, 6, 3), 200, np.uint8)
-    row = [images[0]]
-    for img in images[1:]:
-        row += [gap, img]
-    sheet = np.concatenate(row, axis=1)
-    head = np.full((44, sheet.shape[1], 3), 255, np.uint8)
     text = (
         "signing space: origin neck, unit shoulder width, x to the viewer's right, y down, "
         "z towards the camera; signer's right arm orange, left arm blue"
     )
-    cv2.putText(head, text, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 1, cv2.LINE_AA)
-    sheet = np.concatenate([head, sheet], axis=0)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-        raise SystemExit(f"could not write {out}")
-    return out
+    return write_png(out, with_title(side_by_side(images, 6), text, 44, (10, 28), 0.6))
 
 
 def main() -> None:

@@ -15,10 +15,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from _figures import build_clip, side_by_side, with_title, write_png
 
 from signllm.api import Translator
 from signllm.assets import samples_dir
-from signllm.data.build import ClipOptions, enumerate_tasks, process_clip
 from signllm.data.fingerspell import default_lexicon, in_signing_space
 from signllm.pose import Pose
 from signllm.render.skeleton_video import draw_frame
@@ -29,24 +29,13 @@ FRAMES = 6
 
 
 def _row(title: str, pose: Pose) -> np.ndarray:
-    import cv2
-
     idx = np.linspace(0, pose.num_frames - 1, FRAMES).round().astype(int)
     cells = [draw_frame(pose, int(i), PANEL, PANEL, caption=f"frame {i}", extent=EXTENT)
              for i in idx]  # fmt: skip
-    gap = np.full((PANEL, 4, 3), 200, np.uint8)
-    parts = [cells[0]]
-    for c in cells[1:]:
-        parts += [gap, c]
-    row = np.concatenate(parts, axis=1)
-    head = np.full((30, row.shape[1], 3), 255, np.uint8)
-    cv2.putText(head, title, (8, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (20, 20, 20), 1, cv2.LINE_AA)
-    return np.concatenate([head, row], axis=0)
+    return with_title(side_by_side(cells, 4), title, 30, (8, 21), 0.55)
 
 
 def frame_strip(out: Path, model: str | None, sentence: str, word: str, lang: str) -> Path:
-    import cv2
-
     tr = Translator(model) if model else Translator()
     said = tr.translate(sentence, "gsg")
     known = tr.translate("regen gewitter nordwest", "gsg")  # words the model signs itself
@@ -55,8 +44,7 @@ def frame_strip(out: Path, model: str | None, sentence: str, word: str, lang: st
     how = ", ".join(f"{w.word}: {w.source}" for w in spelt.words)
     truth = in_signing_space([default_lexicon().compose(word, lang, fps=25)])[0]
     s = samples_dir()
-    task = enumerate_tasks([f"{s / 'phoenix14t' / 'test.skels'}:lang=gsg"])[0]
-    phoenix, _ = process_clip(task, ClipOptions())
+    phoenix, _ = build_clip(f"{s / 'phoenix14t' / 'test.skels'}:lang=gsg")
     sources = ", ".join(sorted({w.source for w in said.words}))
     rows = [
         _row(f"translate '{sentence}' (DGS): {sources}", said.pose),
@@ -71,11 +59,7 @@ def frame_strip(out: Path, model: str | None, sentence: str, word: str, lang: st
         rows.append(_row(f"ground truth: a recorded PHOENIX sentence ({phoenix.meta.id})", phoenix))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    sheet = np.concatenate(rows, axis=0)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-        raise SystemExit(f"could not write {out}")
-    return out
+    return write_png(out, np.concatenate(rows, axis=0))
 
 
 def main() -> None:

@@ -3,8 +3,7 @@
 `signllm.translate("guten morgen", "DGS")` returns a `Pose`; see signllm.api.
 """
 
-from typing import Any
-
+from ._lazy import lazy_getattr
 from .errors import DataError, SignLLMError, UsageError
 from .pose import Pose, PoseMeta
 
@@ -24,19 +23,12 @@ __all__ = [
     "write_poses",
 ]
 
-_LAZY = {  # imported on first use, so `import signllm` stays light (no torch)
-    "translate": "api",
-    "Translator": "api",
-    "Translation": "api",
-    "get_language": "languages",
-    "read_poses": "data.formats",
-    "write_poses": "data.formats",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'signllm' has no attribute {name!r}")
+# imported on first use, so `import signllm` stays light (no torch)
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "api": ("translate", "Translator", "Translation"),
+        "languages": ("get_language",),
+        "data.formats": ("read_poses", "write_poses"),
+    },
+)

@@ -1,13 +1,17 @@
-"""Writes that never leave a half-written file: write to a temporary file beside, then rename."""
+"""Writes that never leave a half-written file (write to a temporary file beside, then rename),
+and JSON reads whose errors name the file and line."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from .errors import DataError
 
 
 def _umask() -> int:
@@ -57,3 +61,19 @@ def atomic_paths(paths: list[Path]) -> Iterator[list[Path]]:
         for tmp in tmps:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """The parsed JSON of a file; a missing, unreadable or invalid one is a `DataError` that
+    names `what` it is, the path and (for bad JSON) the line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{what} not found", path) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read {what}: {e}", path) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"invalid JSON: {e.msg}", path, line=e.lineno) from None

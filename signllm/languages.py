@@ -15,7 +15,6 @@ separator, so ``"lsf ch"``, ``"LSF-CH"`` and ``"Swiss French Sign Language"`` al
 from __future__ import annotations
 
 import functools
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import DataError, UsageError
+from .fileio import read_json
 
 DEFAULT_REGISTRY_PATH = Path(__file__).parent / "data" / "languages.json"
 
@@ -125,12 +125,7 @@ class LanguageRegistry:
     def from_json(cls, path: str | Path) -> LanguageRegistry:
         """Load and validate a registry file; every fault is a DataError naming the entry."""
         path = Path(path)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DataError("language registry file not found", path=path) from None
-        except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON: {e.msg}", path=path, line=e.lineno) from None
+        raw = read_json(path, "language registry file")
         if not isinstance(raw, dict) or not isinstance(raw.get("languages"), list):
             raise DataError("expected an object with a 'languages' list", path=path)
         entries = [_parse_entry(entry, i, path) for i, entry in enumerate(raw["languages"])]

@@ -12,6 +12,7 @@ from OpenPose BODY_25 + hands and from MediaPipe Holistic (full, reduced, world 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -166,15 +167,11 @@ MEDIAPIPE_POSE33 = {
 # 0.4 * (mid-point of the inner eye corners 133, 362) + 0.6 * (upper-lip centre 0); on the full mesh
 # this lands within a few pixels of the nose tip (landmark 1).
 REDUCED_NOSE_FROM_FACE: tuple[tuple[str, float], ...] = (("133", 0.2), ("362", 0.2), ("0", 0.6))
-# MediaPipe hand landmark names (pose-format spells them this way) in our HAND_POINTS order.
-MEDIAPIPE_HAND21: tuple[str, ...] = (
-    "WRIST",
-    "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP",
-    "INDEX_FINGER_MCP", "INDEX_FINGER_PIP", "INDEX_FINGER_DIP", "INDEX_FINGER_TIP",
-    "MIDDLE_FINGER_MCP", "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP", "MIDDLE_FINGER_TIP",
-    "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
-    "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP",
-)  # fmt: skip
+# MediaPipe hand landmark names (pose-format spells them this way) in our HAND_POINTS order: the
+# same names in upper case, with FINGER after index, middle and ring (THUMB_TIP, INDEX_FINGER_TIP).
+MEDIAPIPE_HAND21: tuple[str, ...] = tuple(
+    re.sub(r"^(INDEX|MIDDLE|RING)_", r"\1_FINGER_", p.upper()) for p in HAND_POINTS
+)
 
 
 def neck_rooted_parents(skeleton: Skeleton | None = None) -> list[int]:

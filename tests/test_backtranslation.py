@@ -30,13 +30,7 @@ from signllm.text.tokenizers import SubwordTokenizer, WordVocab
 V, J = 24, 4  # small vocabulary, 4 joints
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run several times faster on one thread than on two busy cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

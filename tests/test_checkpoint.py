@@ -16,6 +16,7 @@ from re import escape as re_escape
 
 import pytest
 import torch
+from conftest import single_thread, tiny_config
 
 from signllm import checkpoint as ck
 from signllm.api import default_model_dir
@@ -42,31 +43,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def store_dir(tiny_store) -> Path:
-    return tiny_store()
-
-
-@pytest.fixture(scope="module")
 def trained(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Trainer:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        cfg = TrainConfig(
-            data=str(store_dir),
-            out=str(tmp_path_factory.mktemp("run") / "run"),
-            size="tiny",
-            steps=4,
-            batch_size=4,
-            max_clip_frames=24,
-            eval_every=0,
-            eval_clips=1,
-            progress=False,
-        ).validate()
+    with single_thread():
+        cfg = tiny_config(store_dir, tmp_path_factory.mktemp("run") / "run", steps=4).validate()
         t = Trainer(cfg, D.setup("cpu"))
         t.run()
         return t
-    finally:
-        torch.set_num_threads(n)
 
 
 def dev_batch(t: Trainer) -> PoseBatch:
@@ -235,19 +217,24 @@ def test_a_kind_without_default_builder_loads_with_config_builder(tmp_path: Path
     )
 
 
-def test_shipped_default_model_loads_from_its_old_layout() -> None:
-    root = default_model_dir()
-    kinds = {name: ck.read_config(root / name) for name in ("mlsf", "prompt", "prompt_text")}
+def test_old_layouts_still_read(samples: Path) -> None:
+    """The first shipped default model's configs (v1, kept in tests/data) and its text model
+    (still shipped, the unversioned v0 layout) read through the one validation path."""
+    old = Path(__file__).parent / "data" / "old_checkpoints"
+    kinds = {name: ck.read_config(old / name) for name in ("mlsf", "prompt")}
     assert {n: (c["kind"], c["version"]) for n, c in kinds.items()} == {
         "mlsf": ("mlsf", 1),
         "prompt": ("pose", 1),
-        "prompt_text": ("text", 0),
     }
-    assert not (root / "mlsf" / "MODEL_CARD.md").exists()  # old layouts carry no card
+    root = default_model_dir()
+    text_cfg = ck.read_config(root / "prompt_text")
+    assert (text_cfg["kind"], text_cfg["version"]) == ("text", 0)
     text = ck.load(root / "prompt_text").model
     assert text.translate(["Übersetze 'morgen' in DGS"])[0][0] == "gsg"  # type: ignore[operator]
     with pytest.raises(DataError, match=r"config\.json, field kind: a text checkpoint, not bt"):
         load_bt_checkpoint(root / "prompt_text")
+    shipped = {n: ck.read_config(root / n)["version"] for n in ("mlsf", "prompt")}
+    assert shipped == {"mlsf": 2, "prompt": 2}
 
 
 def test_broken_parts_name_the_file_and_field(bt_ckpt: Path, tmp_path: Path) -> None:

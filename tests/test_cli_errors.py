@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,44 +41,34 @@ def _run(capsys, tmp_path: Path, src: Path, out_name: str = "out.skels") -> str:
     return err
 
 
-def test_skels_truncated_line(samples, tmp_path, capsys):
+def _value(i: int, new: str) -> Callable[[str], str]:
+    """An edit of a .skels line: its `i`-th number replaced by `new`."""
+
+    def edit(line: str) -> str:
+        vals = line.split(" ")
+        vals[i] = new
+        return " ".join(vals)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("row", "edit", "expect"),
+    [
+        (2, lambda line: line[: len(line) // 2], ["dev.skels:3", "truncated"]),  # mid-number
+        (0, lambda line: line + " 0.1 0.2", ["dev.skels:1", "151"]),
+        (1, _value(151 * 3 + 7, "abc"), ["dev.skels:2", "'abc'", "frame 3 joint 2 y"]),
+        (4, _value(10, "nan"), ["dev.skels:5", "frame 0 joint 3 y", "finite"]),
+    ],
+    ids=["truncated_line", "wrong_value_count", "text_in_number_field", "nan"],
+)
+def test_skels_broken_line(samples, tmp_path, capsys, row, edit, expect):
     src = _phoenix_copy(samples, tmp_path)
     lines = _lines(src)
-    lines[2] = lines[2][: len(lines[2]) // 2]  # cut mid-number
+    lines[row] = edit(lines[row])
     src.write_text("\n".join(lines), encoding="utf-8")
     err = _run(capsys, tmp_path, src)
-    assert "dev.skels:3" in err and "truncated" in err
-
-
-def test_skels_wrong_value_count(samples, tmp_path, capsys):
-    src = _phoenix_copy(samples, tmp_path)
-    lines = _lines(src)
-    lines[0] += " 0.1 0.2"
-    src.write_text("\n".join(lines), encoding="utf-8")
-    err = _run(capsys, tmp_path, src)
-    assert "dev.skels:1" in err and "151" in err
-
-
-def test_skels_text_in_number_field(samples, tmp_path, capsys):
-    src = _phoenix_copy(samples, tmp_path)
-    lines = _lines(src)
-    vals = lines[1].split(" ")
-    vals[151 * 3 + 7] = "abc"  # frame 3, joint 2, y
-    lines[1] = " ".join(vals)
-    src.write_text("\n".join(lines), encoding="utf-8")
-    err = _run(capsys, tmp_path, src)
-    assert "dev.skels:2" in err and "'abc'" in err and "frame 3 joint 2 y" in err
-
-
-def test_skels_nan(samples, tmp_path, capsys):
-    src = _phoenix_copy(samples, tmp_path)
-    lines = _lines(src)
-    vals = lines[4].split(" ")
-    vals[10] = "nan"
-    lines[4] = " ".join(vals)
-    src.write_text("\n".join(lines), encoding="utf-8")
-    err = _run(capsys, tmp_path, src)
-    assert "dev.skels:5" in err and "frame 0 joint 3 y" in err and "finite" in err
+    assert all(e in err for e in expect), err
 
 
 def test_skels_missing_text_line(samples, tmp_path, capsys):

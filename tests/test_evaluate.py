@@ -12,17 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_config
 
 from signllm.cli.eval import add_evaluate_arguments
 from signllm.cli.train import add_train_bt_arguments, add_train_reader_arguments
 from signllm.data.formats.skels import read_skels
 from signllm.data.store import Store, StoreWriter
 from signllm.errors import DataError
-from signllm.eval.bt_checkpoint import (
-    load_bt_checkpoint,
-    save_bt_checkpoint,
-    train_bt_main,
-)
+from signllm.eval.bt_checkpoint import load_bt_checkpoint, save_bt_checkpoint, train_bt_main
 from signllm.eval.recognizer import char_accuracy, load_reader, reference_letters
 from signllm.eval.report import (
     SYSTEMS,
@@ -31,26 +28,11 @@ from signllm.eval.report import (
     per_language_table,
     results_table,
 )
-from signllm.eval.runner import (
-    BODY_KEYS,
-    POSE_KEYS,
-    TEXT_KEYS,
-    evaluate,
-    floor_pose,
-    mean_pose,
-)
+from signllm.eval.runner import BODY_KEYS, POSE_KEYS, TEXT_KEYS, evaluate, floor_pose, mean_pose
 from signllm.models.backtranslation import back_translate
-from signllm.train.config import TrainConfig
 from signllm.train.trainer import train
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared 2-core machine run far faster on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -61,21 +43,7 @@ def store_dir(tiny_store) -> Path:
 
 @pytest.fixture(scope="module")
 def model_dir(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cfg = TrainConfig(
-        data=str(store_dir),
-        out=str(tmp_path_factory.mktemp("run") / "tiny"),
-        size="tiny",
-        steps=6,
-        batch_size=4,
-        max_clip_frames=24,
-        lr=3e-3,
-        warmup_steps=2,
-        eval_every=0,
-        checkpoint_every=0,
-        eval_clips=1,
-        eval_loss_clips=2,
-        progress=False,
-    )
+    cfg = tiny_config(store_dir, tmp_path_factory.mktemp("run") / "tiny", warmup_steps=2)
     return Path(train(cfg).checkpoint)
 
 

@@ -31,13 +31,7 @@ from signllm.models.prompt2langgloss import (
 TINY = dict(d_model=64, n_heads=2, n_enc_layers=2, n_dec_layers=2, d_ff=128, dropout=0.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The test machine is shared: one thread is faster than two fighting for cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def real_records(samples: Path) -> list[LangRecord]:

@@ -6,7 +6,6 @@ Endpoint and format tests run against the real `signllm.api.Translator`; the ser
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import threading
@@ -26,8 +25,6 @@ from signllm.api import Word
 from signllm.errors import UsageError
 from signllm.pose import Pose, PoseMeta
 from signllm.serve.app import create_app
-
-HAS_API = importlib.util.find_spec("signllm.api") is not None
 
 
 # --- a stand-in translator for the server mechanics ------------------------------------------
@@ -228,53 +225,13 @@ def test_malformed_json_and_wrong_method():
 
 
 # --- against the real Translator ---------------------------------------------------------------
-def tiny_checkpoint(root: Path) -> str:
-    """A 2-step MLSF model on the bundled PHOENIX samples (gsg): ~1 s on one CPU thread."""
-    import torch
-
-    from signllm.assets import samples_dir
-    from signllm.data.formats.skels import read_skels
-    from signllm.data.store import StoreWriter
-    from signllm.train.config import TrainConfig
-    from signllm.train.trainer import train
-
-    with StoreWriter(root / "store") as w:
-        for split in ("train", "dev"):
-            for p in read_skels(samples_dir() / "phoenix14t" / f"{split}.skels", language="gsg"):
-                w.add(p, split=split)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        cfg = TrainConfig(
-            data=str(root / "store"), out=str(root / "run"), size="tiny", steps=2, batch_size=4,
-            max_clip_frames=32, warmup_steps=1, eval_every=0, checkpoint_every=0, eval_clips=1,
-            eval_loss_clips=2, progress=False,
-        )  # fmt: skip
-        return train(cfg).checkpoint
-    finally:
-        torch.set_num_threads(threads)
-
-
-def real_translator(root: Path):
-    """The bundled default model; a tiny one trained here if this checkout ships none."""
-    if not HAS_API:
-        pytest.skip("signllm/api.py (Translator) is not in this checkout yet")
-    from signllm.api import Translator
-
-    try:
-        return Translator()
-    except UsageError:  # no default model in the package
-        return Translator(tiny_checkpoint(root))
-
-
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory):
-    translator = real_translator(tmp_path_factory.mktemp("serve-model"))
-    langs = translator.languages()
+def real(real_translator):
+    langs = real_translator.languages()
     usable = [x for x in langs if x["model"]] or [x for x in langs if x["fingerspelling"]]
     if not usable:
         pytest.skip("the Translator offers no language")
-    with TestClient(create_app(translator, max_text_chars=200, max_frames=300)) as client:
+    with TestClient(create_app(real_translator, max_text_chars=200, max_frames=300)) as client:
         yield client, usable[0]["code"]
 
 

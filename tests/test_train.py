@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_config
 
 from signllm.cli.train import add_train_arguments, cmd_train, config_from_args
 from signllm.data.store import Store
@@ -28,40 +29,13 @@ from signllm.train.data import (
 )
 from signllm.train.trainer import train
 
-
-@pytest.fixture(scope="module")
-def store_dir(tiny_store) -> Path:
-    """PHOENIX samples as gsg (with gloss) + the same poses as 'ase' without gloss (text input)."""
-    return tiny_store()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared 2-core machine run far faster (and steadier) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(store_dir: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(
-        data=str(store_dir),
-        out=str(out),
-        size="tiny",
-        steps=8,
-        batch_size=4,
-        max_clip_frames=32,
-        lr=3e-3,
-        warmup_steps=2,
-        eval_every=0,
-        checkpoint_every=0,
-        eval_clips=2,
-        eval_loss_clips=4,
-        log_every=1,
-        progress=False,
-    )
-    return TrainConfig(**{**base, **kw})
+    """The shared tiny run, a little longer (8 steps of 32 frames) and logging every step."""
+    base = dict(steps=8, max_clip_frames=32, warmup_steps=2, eval_clips=2, eval_loss_clips=4)
+    return tiny_config(store_dir, out, **{**base, "log_every": 1, **kw})
 
 
 def rows(path: Path) -> list[dict]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from signllm.cli import build_parser
 from signllm.cli.train import config_from_args
@@ -24,6 +25,8 @@ from signllm.train.config import TrainConfig, apply_overrides
 from signllm.train.prompt_text import train_prompt_text
 from signllm.train.runtime import SMALL_MODEL_PARAMS, ProgressLog, default_threads
 from signllm.train.trainer import Trainer, holdout_ids, lr_at, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _write(out: Path, samples: Path, splits: tuple[str, ...], as_split: str = "train") -> Path:
@@ -47,32 +50,9 @@ def handful(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Path:
     return _write(tmp_path_factory.mktemp("guard") / "few", samples, ("train",))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny(data: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(
-        data=str(data),
-        out=str(out),
-        size="tiny",
-        steps=6,
-        batch_size=4,
-        max_clip_frames=24,
-        lr=3e-3,
-        eval_every=0,
-        checkpoint_every=0,
-        eval_clips=2,
-        eval_loss_clips=2,
-        log_every=1,
-        progress=False,
-        threads=1,
-    )
-    return TrainConfig(**{**base, **kw})
+    """The shared tiny run with the default warm-up (what these tests check), logging every step."""
+    return tiny_config(data, out, **{"eval_clips": 2, "log_every": 1, "threads": 1, **kw})
 
 
 def messages(caplog: pytest.LogCaptureFixture) -> str:

@@ -48,43 +48,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def translator(root: Path):
-    """The bundled default model; a tiny MLSF one (2 steps on the PHOENIX samples) if none."""
-    import torch
-
-    from signllm.api import Translator
-    from signllm.errors import UsageError
-
-    try:
-        return Translator()
-    except UsageError:
-        pass
-    from signllm.assets import samples_dir
-    from signllm.data.formats.skels import read_skels
-    from signllm.data.store import StoreWriter
-    from signllm.train.config import TrainConfig
-    from signllm.train.trainer import train
-
-    with StoreWriter(root / "store") as w:
-        for split in ("train", "dev"):
-            for p in read_skels(samples_dir() / "phoenix14t" / f"{split}.skels", language="gsg"):
-                w.add(p, split=split)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        cfg = TrainConfig(
-            data=str(root / "store"), out=str(root / "run"), size="tiny", steps=2, batch_size=4,
-            max_clip_frames=32, warmup_steps=1, eval_every=0, checkpoint_every=0, eval_clips=1,
-            eval_loss_clips=2, progress=False,
-        )  # fmt: skip
-        return Translator(train(cfg).checkpoint)
-    finally:
-        torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    app = create_app(translator(tmp_path_factory.mktemp("e2e-model")), max_frames=300)
+def server(real_translator) -> Iterator[str]:
+    app = create_app(real_translator, max_frames=300)
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..pose import Pose
+from .common import given
 
 FORMATS = ["skels", "pose", "openpose", "lexicon"]
 
@@ -239,19 +240,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     summary = build_dataset(
         args.sources,
         args.output,
-        workers=args.workers,
-        ray_address=args.ray_address,
         lift_2d=not args.no_lift,
         clean=not args.no_clean,
-        seed=args.seed,
-        split_ratios=args.split_ratios,
-        min_body_confidence=args.min_body_confidence,
         resume=not args.no_resume,
         progress=not args.no_progress,
         language=args.lang,
-        fps=args.fps,
-        lift_steps=args.lift_steps,
-        skip_bad=args.skip_bad,
+        **given(args, "workers", "ray_address", "seed", "split_ratios", "min_body_confidence"),
+        **given(args, "fps", "lift_steps", "skip_bad"),
     )
     if args.no_progress:
         print(format_summary(summary))
@@ -297,13 +292,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
     report = extract_videos(
         args.videos,
         args.output,
-        workers=args.workers,
-        python=args.python,
         model_complexity=args.complexity,
-        refine_face=args.refine_face,
-        overwrite=args.overwrite,
-        keep_going=args.keep_going,
         progress=sys.stderr.isatty(),
+        **given(args, "workers", "python", "refine_face", "overwrite", "keep_going"),
     )
     for v, why in report.failed:
         print(f"signllm: error: {why}" if str(v) in why else f"signllm: error: {v}: {why}",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .common import codes, given
+
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """`signllm evaluate` options; sets `func` to `cmd_evaluate`."""
@@ -54,24 +56,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..eval.report import markdown_report, write_json, write_text
     from ..eval.runner import evaluate
 
-    langs = None
-    if args.languages:
-        langs = [c.strip() for item in args.languages for c in item.split(",") if c.strip()]
     result = evaluate(
         args.model,
         args.bt,
         args.data,
-        split=args.split,
-        languages=langs,
-        max_clips=args.max_clips,
+        languages=codes(args.languages),
         clip_kinds=args.clips,
-        beam=args.beam,
-        progress=args.progress,
-        batch_size=args.batch_size,
-        max_frames=args.max_frames,
-        device=args.device,
-        per_clip=args.per_clip,
         reader_ckpt=args.reader,
+        **given(args, "split", "max_clips", "beam", "progress", "batch_size", "max_frames"),
+        **given(args, "device", "per_clip"),
     )
     md = markdown_report(result)
     if args.out:

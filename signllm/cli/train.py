@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..train.config import TrainConfig, apply_overrides, field_types, set_field
+from .common import codes, given
 
 _HELP = {
     "data": "pose store directory (signllm/data/store.py)",
@@ -257,26 +258,15 @@ def cmd_train_bt(args: argparse.Namespace) -> int:
     from ..eval.bt_checkpoint import train_bt_main
 
     _log_to_stderr()
-    langs = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
     cfg = train_bt_main(
         args.data,
         args.out,
-        split=args.split,
         dev_split=args.dev_split or None,
-        languages=langs,
-        target=args.target,
+        languages=codes(args.languages),
         preset=args.size,
-        steps=args.steps,
-        seed=args.seed,
-        tokenizer=args.tokenizer,
-        vocab_size=args.vocab_size,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        downsample=args.downsample,
-        eval_every=args.eval_every,
         device=None if args.device in (None, "auto") else args.device,
-        progress=args.progress,
-        threads=args.threads,
+        **given(args, "split", "target", "steps", "seed", "tokenizer", "vocab_size", "batch_size"),
+        **given(args, "lr", "downsample", "eval_every", "progress", "threads"),
     )
     print(json.dumps({"out": str(args.out), **cfg["training"]}, ensure_ascii=False))
     return 0
@@ -313,18 +303,12 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
     from ..eval.recognizer import train_reader
     from ..train.distributed import pick_device
 
-    langs = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
     summary = train_reader(
         args.data,
         args.out,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        languages=langs,
-        threads=args.threads,
-        progress=args.progress,
+        languages=codes(args.languages),
         device=str(pick_device(args.device)),
-        max_seconds=args.max_seconds,
+        **given(args, "steps", "batch_size", "seed", "threads", "progress", "max_seconds"),
     )
     keep = {k: v for k, v in summary.items() if k not in ("reader", "history")}
     print(json.dumps({"out": str(args.out), **keep}, ensure_ascii=False))

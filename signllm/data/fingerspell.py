@@ -562,14 +562,7 @@ def drop_outliers(pose: Pose, max_reach: float = MAX_REACH) -> Pose:
         return pose
     conf = np.where(bad, 0.0, pose.confidence)
     data = np.where(bad[..., None], 0.0, pose.data)
-    return Pose(
-        data=data,
-        confidence=conf,
-        fps=pose.fps,
-        skeleton=pose.skeleton,
-        meta=pose.meta,
-        ndim=pose.ndim,
-    )
+    return dataclasses.replace(pose, data=data, confidence=conf)
 
 
 def retime(pose: Pose, frames: int, fps: float | None = None) -> Pose:
@@ -636,16 +629,7 @@ def align_to(clips: list[Pose]) -> list[Pose]:
         scale = ref[1] / own[1]
         data = (clip.data - own[0]) * scale + ref[0]
         data = np.where(clip.mask[..., None], data, 0.0)
-        out.append(
-            Pose(
-                data=data,
-                confidence=clip.confidence,
-                fps=clip.fps,
-                skeleton=clip.skeleton,
-                meta=clip.meta,
-                ndim=clip.ndim,
-            )
-        )
+        out.append(dataclasses.replace(clip, data=data))
     return out
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import random
 import re
 from collections.abc import Iterable, Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, UsageError
+from ..fileio import read_json
 from ..languages import Language, LanguageRegistry, default_registry
 
 if TYPE_CHECKING:
@@ -99,12 +99,7 @@ def default_templates() -> tuple[Template, ...]:
 
 
 def _load_templates(path: Path) -> tuple[Template, ...]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("prompt template file not found", path=path) from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", path=path, line=e.lineno) from None
+    raw = read_json(path, "prompt template file")
     if not isinstance(raw, dict) or not isinstance(raw.get("templates"), list):
         raise DataError("expected an object with a 'templates' list", path=path)
     out: list[Template] = []

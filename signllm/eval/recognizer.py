@@ -403,64 +403,27 @@ def train_reader(
     store: str | Path | Store,
     out_dir: str | Path | None = None,
     *,
-    steps: int = 2000,
-    batch_size: int = 16,
-    lr: float = 3e-3,
-    weight_decay: float = 0.01,
-    warmup: int | None = None,
-    join_prob: float = 0.5,
-    max_join_frames: int = 200,
-    augment_strength: float = 1.0,
-    eval_every: int = 250,
-    seed: int = 0,
     languages: Sequence[str] | None = None,
-    config: dict[str, Any] | None = None,
-    lexicon: FingerspellingLexicon | None = None,
     threads: int | None = 1,
-    progress: bool = True,
-    max_seconds: float | None = None,
-    log: Callable[[str], None] = _log,
-    device: str = "cpu",
+    **options: Any,
 ) -> dict[str, Any]:
     """Train a reader on the TRAIN split's fingerspelled ground truth; keep the best on dev.
 
     Returns a summary (steps, seconds, parameters, best dev character accuracy and the step it
     was reached at); writes the checkpoint to `out_dir` when given. Without dev clips the last
     step is kept (and the summary says so). `threads` sets torch's CPU threads (1 by default: the
-    machine is shared); `max_seconds` stops early at an evaluation boundary.
+    machine is shared); `options` are those of `train_reader_on` (steps, batch_size, lr, ...;
+    `max_seconds` stops early at an evaluation boundary).
     """
     if threads is not None:
         torch.set_num_threads(threads)
-    if steps < 1 or batch_size < 1:
-        raise UsageError("steps and batch_size must be >= 1")
     st = store if isinstance(store, Store) else Store(store)
     langs = list(languages) if languages is not None else list(st.languages)
     train = fingerspelled_clips(st, "train", langs)
     if not train:
         raise DataError("no fingerspelled clips in the train split", st.path)
     dev = fingerspelled_clips(st, "dev", langs) if "dev" in st.splits else []
-    return train_reader_on(
-        train,
-        dev,
-        out_dir,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        weight_decay=weight_decay,
-        warmup=warmup,
-        join_prob=join_prob,
-        max_join_frames=max_join_frames,
-        augment_strength=augment_strength,
-        eval_every=eval_every,
-        seed=seed,
-        config=config,
-        lexicon=lexicon,
-        progress=progress,
-        max_seconds=max_seconds,
-        log=log,
-        trained_on=str(st.path),
-        device=device,
-    )
+    return train_reader_on(train, dev, out_dir, trained_on=str(st.path), **options)
 
 
 def train_reader_on(
@@ -487,6 +450,8 @@ def train_reader_on(
     device: str = "cpu",
 ) -> dict[str, Any]:
     """`train_reader` on clips already read (tests and benchmarks call this directly)."""
+    if steps < 1 or batch_size < 1:
+        raise UsageError("steps and batch_size must be >= 1")
     if not train:
         raise UsageError("no training clips")
     torch.manual_seed(seed)

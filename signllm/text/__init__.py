@@ -1,47 +1,6 @@
 """Text side of the pipeline: tokenizers for glosses and spoken-language sentences."""
 
-from .tokenizers import (
-    BOS_ID,
-    EOS_ID,
-    FINGERSPELL_PREFIX,
-    PAD_ID,
-    SPECIAL_TOKENS,
-    TOKENIZER_FILE,
-    UNK_ID,
-    CharVocab,
-    LangCharVocab,
-    LangWordVocab,
-    SubwordTokenizer,
-    Tokenizer,
-    WordVocab,
-    check_vocab_size,
-    graphemes,
-    language_marker,
-    load_tokenizer,
-    normalize_text,
-    split_words,
-    tokenizer_from_dict,
-)
+from . import tokenizers
+from .tokenizers import *  # noqa: F403  (the public names, listed once in tokenizers.__all__)
 
-__all__ = [
-    "BOS_ID",
-    "EOS_ID",
-    "FINGERSPELL_PREFIX",
-    "PAD_ID",
-    "SPECIAL_TOKENS",
-    "TOKENIZER_FILE",
-    "UNK_ID",
-    "CharVocab",
-    "LangCharVocab",
-    "LangWordVocab",
-    "SubwordTokenizer",
-    "Tokenizer",
-    "WordVocab",
-    "check_vocab_size",
-    "graphemes",
-    "language_marker",
-    "load_tokenizer",
-    "normalize_text",
-    "split_words",
-    "tokenizer_from_dict",
-]
+__all__ = tokenizers.__all__

@@ -41,6 +41,7 @@ training), so the model also learns from spelled words, as held-out words (74% o
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import io
@@ -50,11 +51,35 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import DataError, UsageError
 from ..fileio import atomic_write
+
+__all__ = [
+    "BOS_ID",
+    "EOS_ID",
+    "FINGERSPELL_PREFIX",
+    "PAD_ID",
+    "SPECIAL_TOKENS",
+    "TOKENIZER_FILE",
+    "UNK_ID",
+    "CharVocab",
+    "LangCharVocab",
+    "LangWordVocab",
+    "SubwordTokenizer",
+    "Tokenizer",
+    "WordVocab",
+    "check_vocab_size",
+    "graphemes",
+    "language_marker",
+    "load_tokenizer",
+    "normalize_text",
+    "split_words",
+    "tokenizer_from_dict",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +90,9 @@ TOKENIZER_FILE = "tokenizer.json"
 FORMAT_VERSION = 1
 
 _CODE_RE = re.compile(r"^[a-z]{3}$")
+T = TypeVar("T", bound="Tokenizer")
+W = TypeVar("W", bound="_WordBase")
+C = TypeVar("C", bound="CharVocab")
 
 
 def language_marker(code: str) -> str:
@@ -87,35 +115,32 @@ def _check_languages(languages: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-@runtime_checkable
-class Tokenizer(Protocol):
-    """What models, data loaders and checkpoints rely on; all tokenizers here implement it."""
-
-    @property
-    def vocab_size(self) -> int: ...
-
-    @property
-    def pad_id(self) -> int: ...
-
-    @property
-    def languages(self) -> tuple[str, ...]: ...
-
-    def encode(
-        self,
-        text: str,
-        language: str | None = None,
-        tag_every_token: bool = False,
-        add_bos: bool = False,
-        add_eos: bool = False,
-    ) -> list[int]: ...
-
-    def decode(self, ids: Iterable[int], skip_special: bool = True) -> str: ...
-
-    def save(self, directory: str | Path) -> Path: ...
+def _head(languages: Iterable[str]) -> list[str]:
+    """The reserved leading tokens: the specials, then one marker per language."""
+    return [*SPECIAL_TOKENS, *(language_marker(c) for c in languages)]
 
 
-class _Base:
-    """Id layout, language markers and the encode framing shared by all tokenizers."""
+def _with_seen(languages: tuple[str, ...], seen: set[str]) -> tuple[str, ...]:
+    """`languages`, then the languages first seen in the data, sorted (a build's marker order)."""
+    return _check_languages([*languages, *sorted(seen - set(languages))])
+
+
+def _most_frequent(
+    counts: Counter[str], min_freq: int, max_size: int | None, names: tuple[str, str]
+) -> list[str]:
+    """Most frequent first, ties alphabetical, so the same corpus always gives the same ids.
+    `names` are the caller's argument names for `min_freq` and `max_size` (for the errors)."""
+    if min_freq < 1:
+        raise UsageError(f"{names[0]} must be >= 1, got {min_freq}")
+    if max_size is not None and max_size < 0:
+        raise UsageError(f"{names[1]} must be >= 0, got {max_size}")
+    keep = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
+    return keep if max_size is None else keep[:max_size]
+
+
+class Tokenizer(abc.ABC):
+    """What models, data loaders and checkpoints rely on, and what every tokenizer here derives
+    from: the id layout, language markers, the encode framing and the one-file JSON format."""
 
     type_name: ClassVar[str] = ""
     pad_id = PAD_ID
@@ -123,8 +148,13 @@ class _Base:
     bos_id = BOS_ID
     eos_id = EOS_ID
 
-    def __init__(self, languages: Sequence[str]) -> None:
+    def __init__(self, languages: Sequence[str], lowercase: bool) -> None:
         self._languages = _check_languages(languages)
+        self.lowercase = bool(lowercase)
+
+    @property
+    @abc.abstractmethod
+    def vocab_size(self) -> int: ...
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -146,31 +176,50 @@ class _Base:
                 "rebuild it with that code in `languages`"
             ) from None
 
-    def _frame(
+    # -- encoding ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def word_ids(self, text: str, language: str | None = None) -> list[list[int]]:
+        """One id group per unit of `text` (a word; a piece for `SubwordTokenizer`; a spelled
+        word keeps its characters together): the unit `tag_every_token` marks."""
+
+    def encode(
         self,
-        ids: list[int],
-        language: str | None,
-        tag_every_token: bool,
-        add_bos: bool,
-        add_eos: bool,
+        text: str,
+        language: str | None = None,
+        tag_every_token: bool = False,
+        add_bos: bool = False,
+        add_eos: bool = False,
     ) -> list[int]:
+        """Ids of `text`; `language` puts its marker first, or with `tag_every_token` before
+        every unit of `word_ids` (the paper's LangGloss)."""
+        if language is not None:
+            self.marker_id(language)  # unknown language: a clear error before the lookups
+        groups = self.word_ids(text, language)
+        ids = [x for g in groups for x in g]
         if language is not None:
             marker = self.marker_id(language)
-            if tag_every_token and ids:
-                ids = [x for i in ids for x in (marker, i)]
+            if tag_every_token and groups:
+                ids = [x for g in groups for x in (marker, *g)]
             else:  # an empty text still says which language it is
                 ids = [marker, *ids]
         elif tag_every_token:
             raise UsageError("tag_every_token=True needs a language")
         return ([BOS_ID] if add_bos else []) + ids + ([EOS_ID] if add_eos else [])
 
+    @abc.abstractmethod
+    def decode(self, ids: Iterable[int], skip_special: bool = True) -> str:
+        """Text of `ids`; `skip_special` drops pad/bos/eos and markers, keeps ``<unk>``."""
+
     def _check_ids(self, ids: Iterable[int]) -> list[int]:
         out = [int(i) for i in ids]
-        n = self.vocab_size  # type: ignore[attr-defined]
+        n = self.vocab_size
         bad = [i for i in out if not 0 <= i < n]
         if bad:
             raise UsageError(f"token id {bad[0]} is out of range for a vocabulary of {n}")
         return out
+
+    # -- files -------------------------------------------------------------------------------
 
     def save(self, directory: str | Path) -> Path:
         """Write ``directory/tokenizer.json``; return its path."""
@@ -178,8 +227,44 @@ class _Base:
         self.to_json(path)
         return path
 
+    @abc.abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Everything needed to rebuild the tokenizer; `_header` first."""
+
+    def _header(self) -> dict[str, Any]:
+        return {
+            "type": self.type_name,
+            "format_version": FORMAT_VERSION,
+            "lowercase": self.lowercase,
+            "languages": list(self._languages),
+        }
+
+    @classmethod
+    @abc.abstractmethod
+    def from_dict(cls: type[T], d: dict[str, Any], path: str | Path | None = None) -> T:
+        """Rebuild from `to_dict()`; errors name `path` and the field."""
+
+    @classmethod
+    def _read_header(
+        cls, d: dict[str, Any], path: str | Path | None
+    ) -> tuple[tuple[str, ...], bool]:
+        """Check type and format version; return the languages and the lowercase flag."""
+        if d.get("type") != cls.type_name:
+            raise DataError(
+                f"expected type {cls.type_name!r}, got {d.get('type')!r}", path, field="type"
+            )
+        version = d.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise DataError(
+                f"unsupported format_version {version!r} (this signllm reads <= {FORMAT_VERSION})",
+                path,
+                field="format_version",
+            )
+        try:
+            languages = _check_languages(_field(d, "languages", list, path))
+        except UsageError as e:
+            raise DataError(str(e), path, field="languages") from None
+        return languages, _field(d, "lowercase", bool, path)
 
     def to_json(self, path: str | Path) -> None:
         """Write the tokenizer as one self-contained JSON file, atomically."""
@@ -187,27 +272,21 @@ class _Base:
             json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
             f.write("\n")
 
+    @classmethod
+    def from_json(cls: type[T], path: str | Path) -> T:
+        return cls.from_dict(_read_json(path), path)
+
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
 
     __hash__ = None  # type: ignore[assignment]
 
 
-class _WordBase(_Base):
-    """A fixed token list with a lookup table: the common core of the two word vocabularies."""
+class _TokenList(Tokenizer):
+    """A tokenizer whose ids index a list of token strings (`_itos`): the word and character
+    vocabularies. Subclasses may tag whole-word tokens with their language (`_PerLanguage`)."""
 
-    def __init__(self, tokens: Sequence[str], languages: Sequence[str], lowercase: bool) -> None:
-        super().__init__(languages)
-        self.lowercase = bool(lowercase)
-        head = [*SPECIAL_TOKENS, *(language_marker(c) for c in self._languages)]
-        tokens = list(tokens)
-        if tokens[: len(head)] != head:
-            raise DataError(f"vocabulary must start with {head}, got {tokens[: len(head)]}")
-        self._itos = tokens
-        self._stoi = {t: i for i, t in enumerate(tokens)}
-        if len(self._stoi) != len(tokens):
-            dup = next(t for t, c in Counter(tokens).items() if c > 1)
-            raise DataError(f"vocabulary lists token {dup!r} twice")
+    _itos: list[str]
 
     @property
     def vocab_size(self) -> int:
@@ -221,52 +300,129 @@ class _WordBase(_Base):
     def __len__(self) -> int:
         return len(self._itos)
 
-    def token_to_id(self, token: str) -> int:
-        return self._stoi.get(token, UNK_ID)
-
     def id_to_token(self, i: int) -> str:
         return self._itos[self._check_ids([i])[0]]
+
+    @classmethod
+    def _word_key(cls, word: str, language: str | None) -> str:
+        """The token of a whole word (language-tagged subclasses prefix the language)."""
+        return word
+
+    @classmethod
+    def _word_of(cls, token: str) -> str:
+        """The word a whole-word token stands for: `_word_key` undone."""
+        return token
+
+    def _check_word_tokens(self, tokens: Iterable[str]) -> None:
+        """Hook: language-tagged subclasses check their whole-word tokens."""
+
+    @classmethod
+    def _pairs(cls, texts: Iterable[Any], seen: set[str]) -> Iterator[tuple[str | None, str]]:
+        """(language, text) pairs of `build`'s input: plain texts have no language."""
+        for text in texts:
+            yield None, text
+
+
+class _PerLanguage(_TokenList):
+    """Whole-word tokens written ``language:word``, so equal words of two languages stay apart
+    (DGS ``HAUS`` and an ASL gloss ``HAUS`` get distinct ids and embeddings). Building takes
+    (language, text) pairs, and encoding always needs the language."""
+
+    SEPARATOR: ClassVar[str] = ":"
+
+    @classmethod
+    def _word_key(cls, word: str, language: str | None) -> str:
+        return f"{language}{cls.SEPARATOR}{word}"
+
+    @classmethod
+    def _word_of(cls, token: str) -> str:
+        return token.partition(cls.SEPARATOR)[2]
+
+    def _check_word_tokens(self, tokens: Iterable[str]) -> None:
+        for t in tokens:
+            code, sep, word = t.partition(self.SEPARATOR)
+            if not sep or code not in self._languages or not word:
+                raise DataError(f"word token {t!r} is not 'language:word' with a known language")
+
+    @classmethod
+    def _pairs(cls, texts: Iterable[Any], seen: set[str]) -> Iterator[tuple[str | None, str]]:
+        for item in texts:
+            if not (isinstance(item, tuple | list) and len(item) == 2):
+                raise UsageError(f"{cls.__name__}.build takes (language, text) pairs, got {item!r}")
+            seen.add(item[0])
+            yield item[0], item[1]
+
+    def word_ids(self, text: str, language: str | None = None) -> list[list[int]]:
+        if language is None:
+            raise UsageError(
+                f"{type(self).__name__}.encode needs a language: its words are per language"
+            )
+        self.marker_id(language)
+        return super().word_ids(text, language)
+
+
+class _WordBase(_TokenList):
+    """A fixed token list with a lookup table: the common core of the two word vocabularies."""
+
+    def __init__(
+        self, tokens: Sequence[str], languages: Sequence[str] = (), lowercase: bool = False
+    ) -> None:
+        super().__init__(languages, lowercase)
+        head = _head(self._languages)
+        tokens = list(tokens)
+        if tokens[: len(head)] != head:
+            raise DataError(f"vocabulary must start with {head}, got {tokens[: len(head)]}")
+        self._itos = tokens
+        self._stoi = {t: i for i, t in enumerate(tokens)}
+        if len(self._stoi) != len(tokens):
+            dup = next(t for t, c in Counter(tokens).items() if c > 1)
+            raise DataError(f"vocabulary lists token {dup!r} twice")
+        self._check_word_tokens(tokens[len(head) :])
+
+    def token_to_id(self, token: str) -> int:
+        return self._stoi.get(token, UNK_ID)
 
     def _words(self, text: str) -> list[str]:
         return (text.lower() if self.lowercase else text).split()
 
-    @staticmethod
-    def _select(counts: Counter[str], min_freq: int, max_size: int | None) -> list[str]:
-        """Most frequent first, ties alphabetical, so the same corpus always gives the same ids."""
-        if min_freq < 1:
-            raise UsageError(f"min_freq must be >= 1, got {min_freq}")
-        if max_size is not None and max_size < 0:
-            raise UsageError(f"max_size must be >= 0, got {max_size}")
-        words = sorted(
-            (w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w)
-        )
-        return words if max_size is None else words[:max_size]
+    @classmethod
+    def build(
+        cls: type[W],
+        texts: Iterable[Any],
+        languages: Sequence[str] = (),
+        min_freq: int = 1,
+        max_size: int | None = None,
+        lowercase: bool = False,
+    ) -> W:
+        """Count words over `texts` (`LangWordVocab`: (language, text) pairs; languages first
+        seen there are appended to `languages` in sorted order); keep those seen `min_freq`
+        times, at most `max_size` words (specials and language markers come on top)."""
+        langs = _check_languages(languages)
+        seen: set[str] = set()
+        counts: Counter[str] = Counter()
+        for code, text in cls._pairs(texts, seen):
+            words = (text.lower() if lowercase else text).split()
+            counts.update(cls._word_key(w, code) for w in words)
+        langs = _with_seen(langs, seen)
+        head = _head(langs)
+        for t in head:
+            counts.pop(t, None)
+        keep = _most_frequent(counts, min_freq, max_size, ("min_freq", "max_size"))
+        return cls(head + keep, langs, lowercase)
+
+    def word_ids(self, text: str, language: str | None = None) -> list[list[int]]:
+        """One id per whitespace word; unknown words become ``<unk>``."""
+        return [[self._stoi.get(self._word_key(w, language), UNK_ID)] for w in self._words(text)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type_name,
-            "format_version": FORMAT_VERSION,
-            "lowercase": self.lowercase,
-            "languages": list(self._languages),
-            "tokens": self._itos,
-        }
+        return {**self._header(), "tokens": self._itos}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], path: str | Path | None = None) -> Any:
-        _check_header(d, cls.type_name, path)
-        tokens = _field(d, "tokens", list, path)
-        if not all(isinstance(t, str) for t in tokens):
-            raise DataError("every token must be a string", path, field="tokens")
-        languages = _languages_field(d, path)
-        lowercase = _field(d, "lowercase", bool, path)
-        try:
+    def from_dict(cls: type[W], d: dict[str, Any], path: str | Path | None = None) -> W:
+        languages, lowercase = cls._read_header(d, path)
+        tokens = _strings(d, "tokens", path)
+        with _blame(path, "tokens"):
             return cls(tokens, languages=languages, lowercase=lowercase)
-        except DataError as e:
-            raise DataError(e.message, path, field="tokens") from None
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> Any:
-        return cls.from_dict(_read_json(path), path)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(vocab_size={self.vocab_size}, languages={self._languages})"
@@ -276,45 +432,6 @@ class WordVocab(_WordBase):
     """Word-level vocabulary for glosses: whitespace split, case kept unless `lowercase`."""
 
     type_name = "word"
-
-    def __init__(
-        self, tokens: Sequence[str], languages: Sequence[str] = (), lowercase: bool = False
-    ) -> None:
-        super().__init__(tokens, languages, lowercase)
-
-    @classmethod
-    def build(
-        cls,
-        texts: Iterable[str],
-        languages: Sequence[str] = (),
-        min_freq: int = 1,
-        max_size: int | None = None,
-        lowercase: bool = False,
-    ) -> WordVocab:
-        """Count words over `texts`; keep those seen `min_freq` times, at most `max_size` words
-        (specials and language markers come on top of `max_size`)."""
-        langs = _check_languages(languages)
-        counts: Counter[str] = Counter()
-        for text in texts:
-            counts.update((text.lower() if lowercase else text).split())
-        reserved = {*SPECIAL_TOKENS, *(language_marker(c) for c in langs)}
-        for t in reserved:
-            counts.pop(t, None)
-        head = [*SPECIAL_TOKENS, *(language_marker(c) for c in langs)]
-        return cls(head + cls._select(counts, min_freq, max_size), langs, lowercase)
-
-    def encode(
-        self,
-        text: str,
-        language: str | None = None,
-        tag_every_token: bool = False,
-        add_bos: bool = False,
-        add_eos: bool = False,
-    ) -> list[int]:
-        """Word ids; `language` puts its marker first, or before every word with `tag_every_token`
-        (the paper's LangGloss); unknown words become ``<unk>``."""
-        ids = [self._stoi.get(w, UNK_ID) for w in self._words(text)]
-        return self._frame(ids, language, tag_every_token, add_bos, add_eos)
 
     def decode(self, ids: Iterable[int], skip_special: bool = True) -> str:
         """Words joined by spaces; `skip_special` drops pad/bos/eos and markers, keeps ``<unk>``."""
@@ -326,7 +443,7 @@ class WordVocab(_WordBase):
         return " ".join(out)
 
 
-class LangWordVocab(_WordBase):
+class LangWordVocab(_PerLanguage, _WordBase):
     """Word vocabulary whose tokens are ``language:WORD``, so equal glosses of two languages differ.
 
     Encoding therefore always needs the language. Markers are still added as in `WordVocab`
@@ -335,58 +452,6 @@ class LangWordVocab(_WordBase):
     """
 
     type_name = "lang_word"
-    SEPARATOR: ClassVar[str] = ":"
-
-    def __init__(
-        self, tokens: Sequence[str], languages: Sequence[str] = (), lowercase: bool = False
-    ) -> None:
-        super().__init__(tokens, languages, lowercase)
-        for t in self._itos[self.num_special :]:
-            code, sep, word = t.partition(self.SEPARATOR)
-            if not sep or code not in self._languages or not word:
-                raise DataError(f"token {t!r} is not 'language:WORD' with a known language")
-
-    @classmethod
-    def build(
-        cls,
-        items: Iterable[tuple[str, str]],
-        languages: Sequence[str] = (),
-        min_freq: int = 1,
-        max_size: int | None = None,
-        lowercase: bool = False,
-    ) -> LangWordVocab:
-        """Count (language, text) pairs; `languages` fixes the marker order, languages first seen
-        in `items` are appended in sorted order. `min_freq`/`max_size` apply per language:word."""
-        langs = list(_check_languages(languages))
-        seen: set[str] = set()
-        counts: Counter[str] = Counter()
-        for item in items:
-            if not (isinstance(item, tuple | list) and len(item) == 2):
-                raise UsageError(f"LangWordVocab.build takes (language, text) pairs, got {item!r}")
-            code, text = item
-            seen.add(code)
-            words = (text.lower() if lowercase else text).split()
-            counts.update(f"{code}{cls.SEPARATOR}{w}" for w in words)
-        langs += sorted(seen - set(langs))
-        langs_t = _check_languages(langs)
-        head = [*SPECIAL_TOKENS, *(language_marker(c) for c in langs_t)]
-        return cls(head + cls._select(counts, min_freq, max_size), langs_t, lowercase)
-
-    def encode(
-        self,
-        text: str,
-        language: str | None = None,
-        tag_every_token: bool = False,
-        add_bos: bool = False,
-        add_eos: bool = False,
-    ) -> list[int]:
-        """Ids of ``language:WORD`` tokens, framed like `WordVocab.encode`; unknown -> ``<unk>``."""
-        if language is None:
-            raise UsageError("LangWordVocab.encode needs a language: its tokens are per language")
-        self.marker_id(language)  # unknown language: clear error before the lookups
-        prefix = language + self.SEPARATOR
-        ids = [self._stoi.get(prefix + w, UNK_ID) for w in self._words(text)]
-        return self._frame(ids, language, tag_every_token, add_bos, add_eos)
 
     def decode(
         self, ids: Iterable[int], skip_special: bool = True, keep_language: bool = False
@@ -400,11 +465,11 @@ class LangWordVocab(_WordBase):
                 out.append(self._itos[i])
             else:
                 t = self._itos[i]
-                out.append(t if keep_language else t.partition(self.SEPARATOR)[2])
+                out.append(t if keep_language else self._word_of(t))
         return " ".join(out)
 
 
-class SubwordTokenizer(_Base):
+class SubwordTokenizer(Tokenizer):
     """A sentencepiece unigram/BPE model over spoken-language text, trained in memory.
 
     `lowercase` folds case in Python before training and encoding (sentencepiece then still applies
@@ -424,8 +489,7 @@ class SubwordTokenizer(_Base):
     ) -> None:
         import sentencepiece as spm
 
-        super().__init__(languages)
-        self.lowercase = bool(lowercase)
+        super().__init__(languages, lowercase)
         self.model_type = model_type
         self._proto = bytes(model_proto)
         self._sp = spm.SentencePieceProcessor()
@@ -433,7 +497,7 @@ class SubwordTokenizer(_Base):
             self._sp.load_from_serialized_proto(self._proto)
         except (RuntimeError, OSError) as e:
             raise DataError(f"not a sentencepiece model: {e}") from None
-        expected = [*SPECIAL_TOKENS, *(language_marker(c) for c in self._languages)]
+        expected = _head(self._languages)
         got = [
             self._sp.id_to_piece(i) for i in range(min(len(expected), self._sp.get_piece_size()))
         ]
@@ -519,18 +583,12 @@ class SubwordTokenizer(_Base):
     def id_to_token(self, i: int) -> str:
         return str(self._sp.id_to_piece(self._check_ids([i])[0]))
 
-    def encode(
-        self,
-        text: str,
-        language: str | None = None,
-        tag_every_token: bool = False,
-        add_bos: bool = False,
-        add_eos: bool = False,
-    ) -> list[int]:
-        """Piece ids, framed like `WordVocab.encode`; with `tag_every_token` the marker precedes
-        every piece (the tokenizer's unit), as LangGloss does with words."""
-        ids = list(self._sp.encode(text.lower() if self.lowercase else text, out_type=int))
-        return self._frame(ids, language, tag_every_token, add_bos, add_eos)
+    def word_ids(self, text: str, language: str | None = None) -> list[list[int]]:
+        """One group per piece: with `tag_every_token` the marker precedes every piece (the
+        tokenizer's unit), as LangGloss does with words."""
+        return [
+            [i] for i in self._sp.encode(text.lower() if self.lowercase else text, out_type=int)
+        ]
 
     def decode(self, ids: Iterable[int], skip_special: bool = True) -> str:
         """Text; `skip_special` drops pad/bos/eos and markers (``<unk>`` stays visible)."""
@@ -551,7 +609,7 @@ class SubwordTokenizer(_Base):
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        return {  # the key order of the shipped files (the default model's prompt tokenizer)
             "type": self.type_name,
             "format_version": FORMAT_VERSION,
             "model_type": self.model_type,
@@ -563,7 +621,7 @@ class SubwordTokenizer(_Base):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], path: str | Path | None = None) -> SubwordTokenizer:
-        _check_header(d, cls.type_name, path)
+        languages, lowercase = cls._read_header(d, path)
         field = "sentencepiece_model_base64"
         try:
             proto = base64.b64decode(_field(d, field, str, path), validate=True)
@@ -572,12 +630,8 @@ class SubwordTokenizer(_Base):
         model_type = _field(d, "model_type", str, path)
         if model_type not in cls.MODEL_TYPES:
             raise DataError(f"unknown model_type {model_type!r}", path, field="model_type")
-        languages = _languages_field(d, path)
-        lowercase = _field(d, "lowercase", bool, path)
-        try:
+        with _blame(path, field):
             tok = cls(proto, languages=languages, lowercase=lowercase, model_type=model_type)
-        except DataError as e:
-            raise DataError(e.message, path, field=field) from None
         if tok.vocab_size != _field(d, "vocab_size", int, path):
             raise DataError(
                 f"vocab_size says {d['vocab_size']} but the model has {tok.vocab_size} pieces",
@@ -586,23 +640,9 @@ class SubwordTokenizer(_Base):
             )
         return tok
 
-    @classmethod
-    def from_json(cls, path: str | Path) -> SubwordTokenizer:
-        return cls.from_dict(_read_json(path), path)
-
-    def __getstate__(self) -> dict[str, Any]:
+    def __reduce__(self) -> tuple[Any, ...]:
         """Pickle the proto, not the C++ processor (DataLoader workers started with spawn)."""
-        return {
-            "proto": self._proto,
-            "languages": self._languages,
-            "lowercase": self.lowercase,
-            "model_type": self.model_type,
-        }
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(  # type: ignore[misc]
-            state["proto"], state["languages"], state["lowercase"], state["model_type"]
-        )
+        return type(self), (self._proto, self._languages, self.lowercase, self.model_type)
 
     def __repr__(self) -> str:
         return (
@@ -677,7 +717,7 @@ def split_words(text: str) -> list[str]:
     return out
 
 
-class CharVocab(_Base):
+class CharVocab(_TokenList):
     """Whole words where the training data saw them often enough, characters for every other word.
 
     A word in the vocabulary is one token (``WETTER``); any other word is spelled, one token per
@@ -706,8 +746,7 @@ class CharVocab(_Base):
         languages: Sequence[str] = (),
         lowercase: bool = True,
     ) -> None:
-        super().__init__(languages)
-        self.lowercase = bool(lowercase)
+        super().__init__(languages, lowercase)
         chars, words = list(chars), list(words)
         for c in chars:
             if not isinstance(c, str) or len(graphemes(c)) != 1 or c.isspace():
@@ -722,7 +761,7 @@ class CharVocab(_Base):
                 dup = next(t for t, c in Counter(items).items() if c > 1)
                 raise DataError(f"{name} token {dup!r} is listed twice")
         self._chars, self._words = chars, words
-        head = [*SPECIAL_TOKENS, *(language_marker(c) for c in self._languages)]
+        head = _head(self._languages)
         self.word_start_id = len(head)
         self.word_end_id = len(head) + 1
         self.fingerspell_id = len(head) + 2
@@ -732,71 +771,47 @@ class CharVocab(_Base):
         self._char_id = {c: self.char_offset + i for i, c in enumerate(chars)}
         self._word_id = {w: self.word_offset + i for i, w in enumerate(words)}
         self._itos = [*head, WORD_START, WORD_END, FINGERSPELL_START, *BYTE_TOKENS, *chars, *words]
+        self._check_word_tokens(words)
 
     # -- building ----------------------------------------------------------------------------
-
-    @staticmethod
-    def _word_of(token: str) -> str:
-        """The word a word token stands for (language-tagged subclasses strip their prefix)."""
-        return token
 
     @classmethod
     def _count(
         cls, items: Iterable[tuple[str | None, str]], lowercase: bool
-    ) -> tuple[Counter[str], Counter[tuple[str | None, str]]]:
+    ) -> tuple[Counter[str], Counter[str]]:
         """Grapheme counts of every word (fingerspelled ones without their prefix) and counts of
-        the (language, word) pairs that may become whole tokens (never a fingerspelled gloss)."""
+        the word tokens (`_word_key`) that may become whole tokens (never a fingerspelled gloss)."""
         chars: Counter[str] = Counter()
-        words: Counter[tuple[str | None, str]] = Counter()
+        words: Counter[str] = Counter()
         for code, text in items:
             for w in normalize_text(text, lowercase).split():
                 fs = w.startswith(FINGERSPELL_PREFIX) and len(w) > len(FINGERSPELL_PREFIX)
                 chars.update(graphemes(w[len(FINGERSPELL_PREFIX) :] if fs else w))
                 if not fs:
-                    words[(code, w)] += 1
+                    words[cls._word_key(w, code)] += 1
         return chars, words
-
-    @staticmethod
-    def _select_words(
-        counts: Counter[Any], min_word_freq: int, max_words: int | None, key: Any
-    ) -> list[str]:
-        """Most frequent first, ties alphabetical: the same corpus always gives the same ids."""
-        if min_word_freq < 1:
-            raise UsageError(f"min_word_freq must be >= 1, got {min_word_freq}")
-        if max_words is not None and max_words < 0:
-            raise UsageError(f"max_words must be >= 0, got {max_words}")
-        keys = sorted((key(k) for k, c in counts.items() if c >= min_word_freq))
-        freq = {key(k): c for k, c in counts.items()}
-        keys.sort(key=lambda k: -freq[k])  # stable: alphabetical within a count
-        return keys if max_words is None else keys[:max_words]
 
     @classmethod
     def build(
-        cls,
-        texts: Iterable[str],
+        cls: type[C],
+        texts: Iterable[Any],
         languages: Sequence[str] = (),
         min_word_freq: int = 2,
         max_words: int | None = None,
         lowercase: bool = True,
-    ) -> CharVocab:
+    ) -> C:
         """Characters of every word in `texts`, plus the words seen at least `min_word_freq`
         times as whole tokens (at most `max_words`; 0 = characters only). Words seen once stay
-        spelled, so training also shows the model spelled words, as unseen words will be."""
+        spelled, so training also shows the model spelled words, as unseen words will be.
+        `LangCharVocab` counts (language, text) pairs, per language:word; languages first seen
+        there are appended to `languages` in sorted order."""
         langs = _check_languages(languages)
-        chars, words = cls._count(((None, t) for t in texts), lowercase)
-        keep = cls._select_words(words, min_word_freq, max_words, key=lambda k: k[1])
-        return cls(sorted(chars), keep, langs, lowercase)
+        seen: set[str] = set()
+        chars, words = cls._count(cls._pairs(texts, seen), lowercase)
+        keep = _most_frequent(words, min_word_freq, max_words, ("min_word_freq", "max_words"))
+        return cls(sorted(chars), keep, _with_seen(langs, seen), lowercase)
 
     # -- the vocabulary ----------------------------------------------------------------------
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self._itos)
-
-    @property
-    def tokens(self) -> list[str]:
-        """All tokens in id order (a copy)."""
-        return list(self._itos)
 
     @property
     def chars(self) -> list[str]:
@@ -805,15 +820,6 @@ class CharVocab(_Base):
     @property
     def words(self) -> list[str]:
         return list(self._words)
-
-    def __len__(self) -> int:
-        return len(self._itos)
-
-    def id_to_token(self, i: int) -> str:
-        return self._itos[self._check_ids([i])[0]]
-
-    def _word_key(self, word: str, language: str | None) -> str:
-        return word
 
     def knows_word(self, word: str, language: str | None = None) -> bool:
         """Whether `word` is one whole token (else it is spelled; either way never <unk>)."""
@@ -846,30 +852,6 @@ class CharVocab(_Base):
             else:
                 groups.append([self.word_start_id, *self.spell(w), self.word_end_id])
         return groups
-
-    def encode(
-        self,
-        text: str,
-        language: str | None = None,
-        tag_every_token: bool = False,
-        add_bos: bool = False,
-        add_eos: bool = False,
-    ) -> list[int]:
-        """Ids of `text`; `language` puts its marker first, or with `tag_every_token` before
-        every *word* (the LangGloss unit; a spelled word keeps its characters together)."""
-        if language is not None:
-            self.marker_id(language)  # clear error for an unknown language
-        groups = self.word_ids(text, language)
-        if tag_every_token:
-            if language is None:
-                raise UsageError("tag_every_token=True needs a language")
-            marker = self.marker_id(language)
-            ids = [x for g in groups for x in (marker, *g)] or [marker]
-        elif language is not None:
-            ids = [self.marker_id(language), *(x for g in groups for x in g)]
-        else:
-            ids = [x for g in groups for x in g]
-        return ([BOS_ID] if add_bos else []) + ids + ([EOS_ID] if add_eos else [])
 
     def decode(self, ids: Iterable[int], skip_special: bool = True) -> str:
         """Words joined by spaces (fingerspelled ones as ``fs-word``); `skip_special` drops
@@ -910,38 +892,16 @@ class CharVocab(_Base):
     # -- files -------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type_name,
-            "format_version": FORMAT_VERSION,
-            "lowercase": self.lowercase,
-            "languages": list(self._languages),
-            "chars": self._chars,
-            "words": self._words,
-        }
+        return {**self._header(), "chars": self._chars, "words": self._words}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], path: str | Path | None = None) -> Any:
-        _check_header(d, cls.type_name, path)
-        languages = _languages_field(d, path)
-        lowercase = _field(d, "lowercase", bool, path)
-        lists = {}
-        for name in ("chars", "words"):
-            items = _field(d, name, list, path)
-            if not all(isinstance(t, str) for t in items):
-                raise DataError("every token must be a string", path, field=name)
-            lists[name] = items
-        try:
-            cls(lists["chars"], [], languages, lowercase)
-        except DataError as e:
-            raise DataError(e.message, path, field="chars") from None
-        try:
-            return cls(lists["chars"], lists["words"], languages, lowercase)
-        except DataError as e:
-            raise DataError(e.message, path, field="words") from None
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> Any:
-        return cls.from_dict(_read_json(path), path)
+    def from_dict(cls: type[C], d: dict[str, Any], path: str | Path | None = None) -> C:
+        languages, lowercase = cls._read_header(d, path)
+        chars, words = _strings(d, "chars", path), _strings(d, "words", path)
+        with _blame(path, "chars"):
+            cls(chars, [], languages, lowercase)
+        with _blame(path, "words"):
+            return cls(chars, words, languages, lowercase)
 
     def __repr__(self) -> str:
         return (
@@ -950,7 +910,7 @@ class CharVocab(_Base):
         )
 
 
-class LangCharVocab(CharVocab):
+class LangCharVocab(_PerLanguage, CharVocab):
     """`CharVocab` for Prompt2LangGloss: whole words are per language (``gsg:WETTER``), as in
     `LangWordVocab`, so equal words of two languages stay apart; characters are shared, and the
     language marker (first, or before every word with `tag_every_token`: the paper's LangGloss)
@@ -958,61 +918,6 @@ class LangCharVocab(CharVocab):
     """
 
     type_name: ClassVar[str] = "lang_char"
-    SEPARATOR: ClassVar[str] = LangWordVocab.SEPARATOR
-
-    def __init__(
-        self,
-        chars: Sequence[str],
-        words: Sequence[str] = (),
-        languages: Sequence[str] = (),
-        lowercase: bool = True,
-    ) -> None:
-        super().__init__(chars, words, languages, lowercase)
-        for t in self._words:
-            code, sep, word = t.partition(self.SEPARATOR)
-            if not sep or code not in self._languages or not word:
-                raise DataError(f"word token {t!r} is not 'language:word' with a known language")
-
-    @staticmethod
-    def _word_of(token: str) -> str:
-        return token.partition(LangWordVocab.SEPARATOR)[2]
-
-    def _word_key(self, word: str, language: str | None) -> str:
-        return f"{language}{self.SEPARATOR}{word}"
-
-    @classmethod
-    def build(  # type: ignore[override]
-        cls,
-        items: Iterable[tuple[str, str]],
-        languages: Sequence[str] = (),
-        min_word_freq: int = 2,
-        max_words: int | None = None,
-        lowercase: bool = True,
-    ) -> LangCharVocab:
-        """Count (language, text) pairs; `languages` fixes the marker order, languages first seen
-        in `items` are appended in sorted order; `min_word_freq`/`max_words` per language:word."""
-        langs = list(_check_languages(languages))
-        seen: set[str] = set()
-
-        def pairs() -> Iterator[tuple[str, str]]:
-            for item in items:
-                if not (isinstance(item, tuple | list) and len(item) == 2):
-                    raise UsageError(f"LangCharVocab.build takes (language, text) pairs: {item!r}")
-                seen.add(item[0])
-                yield item[0], item[1]
-
-        chars, words = cls._count(pairs(), lowercase)
-        langs_t = _check_languages(langs + sorted(seen - set(langs)))
-        keep = cls._select_words(
-            words, min_word_freq, max_words, key=lambda k: f"{k[0]}{cls.SEPARATOR}{k[1]}"
-        )
-        return cls(sorted(chars), keep, langs_t, lowercase)
-
-    def word_ids(self, text: str, language: str | None = None) -> list[list[int]]:
-        if language is None:
-            raise UsageError("LangCharVocab.encode needs a language: its words are per language")
-        self.marker_id(language)
-        return super().word_ids(text, language)
 
 
 TOKENIZER_TYPES: dict[str, Any] = {
@@ -1043,23 +948,21 @@ def _field(d: dict[str, Any], name: str, kind: type, path: str | Path | None) ->
     return value
 
 
-def _languages_field(d: dict[str, Any], path: str | Path | None) -> tuple[str, ...]:
+def _strings(d: dict[str, Any], name: str, path: str | Path | None) -> list[str]:
+    """A field holding a list of token strings."""
+    items: list[Any] = _field(d, name, list, path)
+    if not all(isinstance(t, str) for t in items):
+        raise DataError("every token must be a string", path, field=name)
+    return items
+
+
+@contextmanager
+def _blame(path: str | Path | None, field: str) -> Iterator[None]:
+    """Re-raise a constructor's `DataError` as one about `field` of the file at `path`."""
     try:
-        return _check_languages(_field(d, "languages", list, path))
-    except UsageError as e:
-        raise DataError(str(e), path, field="languages") from None
-
-
-def _check_header(d: dict[str, Any], type_name: str, path: str | Path | None) -> None:
-    if d.get("type") != type_name:
-        raise DataError(f"expected type {type_name!r}, got {d.get('type')!r}", path, field="type")
-    version = d.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise DataError(
-            f"unsupported format_version {version!r} (this signllm reads <= {FORMAT_VERSION})",
-            path,
-            field="format_version",
-        )
+        yield
+    except DataError as e:
+        raise DataError(e.message, path, field=field) from None
 
 
 def tokenizer_from_dict(d: dict[str, Any], path: str | Path | None = None) -> Tokenizer:

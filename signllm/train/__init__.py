@@ -9,28 +9,14 @@ Imports are lazy so that `signllm --help` and `signllm.train.config` do not pull
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from .._lazy import lazy_getattr
 
 _EXPORTS = {
-    "TrainConfig": "config",
-    "ModelOptions": "config",
-    "PLCOptions": "config",
-    "apply_overrides": "config",
-    "train": "trainer",
-    "TrainResult": "trainer",
-    "Checkpoint": "checkpoint",
-    "load_checkpoint": "checkpoint",
-    "save_checkpoint": "checkpoint",
-    "NormStats": "data",
-    "pick_device": "distributed",
+    "config": ("TrainConfig", "ModelOptions", "PLCOptions", "apply_overrides"),
+    "trainer": ("train", "TrainResult"),
+    "checkpoint": ("Checkpoint", "load_checkpoint", "save_checkpoint"),
+    "data": ("NormStats",),
+    "distributed": ("pick_device",),
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)

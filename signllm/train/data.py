@@ -241,23 +241,33 @@ class NormStats:
         return cls(mean, std, clips, frames)
 
 
-def compute_stats(
+def _sample_clips(
     store: Store,
     split: str,
     languages: Sequence[str],
-    max_clips: int = 2000,
-    seed: int = 0,
+    max_clips: int,
+    rng: np.random.Generator,
+    purpose: str,
+) -> list[str]:
+    """The clip ids of `split` in `languages`, at most `max_clips` of them (a sample drawn with
+    `rng`, in store order); an error names `purpose` when there is none."""
+    ids = [i for code in languages for i in store.ids(split=split, language=code)]
+    if not ids:
+        raise DataError(f"no {split!r} clips to {purpose}", store.path)
+    if max_clips and len(ids) > max_clips:
+        ids = [ids[i] for i in sorted(rng.choice(len(ids), max_clips, replace=False))]
+    return ids
+
+
+def compute_stats(
+    store: Store, split: str, languages: Sequence[str], max_clips: int = 2000, seed: int = 0
 ) -> NormStats:
     """Streaming mean/std over (a seeded sample of at most `max_clips`) clips of `split`.
 
     Sums in float64 over observed joints only; one clip in memory at a time.
     """
-    ids = [i for code in languages for i in store.ids(split=split, language=code)]
-    if not ids:
-        raise DataError(f"no {split!r} clips to compute normalisation stats from", store.path)
-    if max_clips and len(ids) > max_clips:
-        pick = np.random.default_rng(seed).choice(len(ids), max_clips, replace=False)
-        ids = [ids[i] for i in sorted(pick)]
+    rng = np.random.default_rng(seed)
+    ids = _sample_clips(store, split, languages, max_clips, rng, "compute normalisation stats from")
     joints = get_skeleton(store.skeleton).num_joints
     n = np.zeros((joints, 1))
     s = np.zeros((joints, 3))
@@ -289,12 +299,8 @@ def fit_body_from_store(
     """The kinematic head's body (rest pose, bone lengths) from a seeded sample of `split`."""
     from ..models.kinematic import fit_body
 
-    ids = [i for code in languages for i in store.ids(split=split, language=code)]
-    if not ids:
-        raise DataError(f"no {split!r} clips to fit the body on", store.path)
     rng = np.random.default_rng(seed)
-    if max_clips and len(ids) > max_clips:
-        ids = [ids[i] for i in sorted(rng.choice(len(ids), max_clips, replace=False))]
+    ids = _sample_clips(store, split, languages, max_clips, rng, "fit the body on")
     per_clip = max(1, max_frames // len(ids))
     frames, masks = [], []
     for cid in ids:
