@@ -517,13 +517,25 @@ class Translator:
 
     def _join(self, segments: list[Pose], spans: list[tuple[int, int]]) -> Pose:
         from .data.fingerspell import in_signing_space, join
+        from .data.space import keep_body
+        from .skeleton import median_bone_lengths
 
-        segments = in_signing_space(segments)  # one body: neck at 0, unit shoulder width
+        segments = in_signing_space(segments)  # one place: neck at 0, unit shoulder width
+        # one signer: every piece on the same bones (pieces come from different recordings),
+        # before the joins so that transitions ease between two poses of one body
+        lengths = median_bone_lengths(
+            np.concatenate([s.data for s in segments]),
+            np.concatenate([s.mask for s in segments]),
+            segments[0].skel,
+        )
+        segments = [keep_body(s, lengths) for s in segments]
         if len(segments) == 1:
             spans.append((0, segments[0].num_frames))
             return segments[0]
         max_step = JOIN_MAX_SPEED / self.fps
-        data, conf = join(segments, TRANSITION_FRAMES, 0, max_step=max_step, spans=spans)
+        data, conf = join(
+            segments, TRANSITION_FRAMES, 0, max_step=max_step, spans=spans, lengths=lengths
+        )
         return Pose(data, conf, fps=self.fps)
 
 

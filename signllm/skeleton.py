@@ -198,3 +198,28 @@ def bone_lengths(
     kids = [c for c, p in enumerate(par) if p >= 0]
     f = np.asarray(frames, np.float64)
     return np.linalg.norm(f[:, kids] - f[:, [par[c] for c in kids]], axis=-1)
+
+
+def median_bone_lengths(
+    frames: np.ndarray, mask: np.ndarray, skeleton: Skeleton | None = None
+) -> np.ndarray:
+    """(J,) per-bone median length of the neck-rooted tree over frames (T, J, 3) where both ends
+    are observed (`mask` (T, J)), each left/right pair averaged so the limbs match; NaN for a
+    bone never seen, 0 for the root."""
+    skeleton = skeleton or PROMPT2SIGN50
+    par = neck_rooted_parents(skeleton)
+    f, ok = np.asarray(frames, np.float64), np.asarray(mask, bool)
+    out = np.full(skeleton.num_joints, np.nan)
+    for c, p in enumerate(par):
+        if p < 0:
+            out[c] = 0.0
+            continue
+        both = ok[:, c] & ok[:, p]
+        if both.any():
+            out[c] = float(np.median(np.linalg.norm(f[both, c] - f[both, p], axis=-1)))
+    mirror = skeleton.mirror
+    for a in range(skeleton.num_joints):
+        b = int(mirror[a])
+        if a < b and np.isfinite(out[a]) and np.isfinite(out[b]):
+            out[a] = out[b] = 0.5 * (out[a] + out[b])
+    return out

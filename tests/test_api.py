@@ -229,3 +229,23 @@ def test_character_models_sign_unknown_words_themselves(char_models, mode):
     assert given == [known, "fs-zyxqwort", "fs-Привет"]  # lower-case vocab
     firsts = [tok.encode(x, language="gsg")[1] for x in given]
     assert firsts[0] >= tok.word_offset and firsts[1:] == [tok.fingerspell_id] * 2
+
+
+def test_every_translation_is_one_body(translator):
+    """Letters of several recordings joined, and model output: fixed bone lengths and shoulder
+    width over the whole clip (ground truth's own arm bones vary 2-5% within one recording)."""
+    from signllm.skeleton import bone_lengths, neck_rooted_parents
+
+    for text, lang in (("und nun die wettervorhersage für morgen", "gsg"), ("regen", "gsg")):
+        pose = translator.translate(text, lang).pose
+        par = neck_rooted_parents(pose.skel)
+        kids = [c for c, p in enumerate(par) if p >= 0]
+        seen = pose.mask[:, kids] & pose.mask[:, [par[c] for c in kids]]
+        lengths = bone_lengths(pose.data)
+        for b in range(len(kids)):
+            bone = lengths[seen[:, b], b]
+            if bone.size and bone.mean() > 0.02:
+                assert bone.std() / bone.mean() < 1e-3, (text, pose.skel.joints[kids[b]])
+        r, le = pose.skel.index("right_shoulder"), pose.skel.index("left_shoulder")
+        width = np.linalg.norm(pose.data[:, r] - pose.data[:, le], axis=-1)
+        assert np.ptp(width) < 1e-3 * np.median(width)

@@ -225,3 +225,23 @@ def test_renderer_draws_every_source_at_one_scale(built) -> None:
         img = draw_frame(pose, 0, 120, 100, extent=extent)
         assert img.shape == (100, 120, 3) and (img < 250).any()
     assert max(widths) - min(widths) < 0.1 * max(widths)
+
+
+def test_keep_body_fixes_bone_lengths_and_keeps_directions() -> None:
+    from signllm.data.space import keep_body
+    from signllm.skeleton import bone_lengths, neck_rooted_parents
+
+    poses = read_poses(S / "phoenix14t" / "test.skels", language="gsg")
+    pose = next(iter(poses))
+    out = keep_body(pose)
+    par = neck_rooted_parents(pose.skel)
+    kids = [c for c, p in enumerate(par) if p >= 0]
+    lengths = bone_lengths(out.data)
+    assert np.allclose(lengths, lengths[0], atol=1e-5)  # every frame the same body
+    before = pose.data[:, kids] - pose.data[:, [par[c] for c in kids]]
+    after = out.data[:, kids] - out.data[:, [par[c] for c in kids]]
+    cos = (before * after).sum(-1) / (
+        np.linalg.norm(before, axis=-1) * np.linalg.norm(after, axis=-1) + 1e-12
+    )
+    assert cos[np.linalg.norm(before, axis=-1) > 1e-6].min() > 0.9999  # same directions
+    assert np.array_equal(out.mask, pose.mask)

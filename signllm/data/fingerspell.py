@@ -696,8 +696,12 @@ def join(
     hold_frames: int,
     max_step: float | None = None,
     spans: list[tuple[int, int]] | None = None,
+    lengths: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate clips with holds and eased transitions; returns (data, confidence).
+
+    `lengths` (J,): the clips share one body (`space.keep_body`); transitions then turn its bones
+    (`space.body_blend`) instead of blending joint positions, so they keep that body too.
 
     `max_step` (data units per frame): a transition between far-apart poses is lengthened until
     no joint moves farther than this between frames, so a join is never a jump. `spans`, if
@@ -724,7 +728,21 @@ def join(
             if not k:
                 continue
             s = smoothstep(k)[:, None, None]  # (k, 1, 1)
-            data = a[None] * (1 - s) + b[None] * s  # (k, j, 3)
+            if lengths is None:
+                data = a[None] * (1 - s) + b[None] * s  # (k, j, 3)
+            else:  # turning bones sweep arcs, longer than the straight line the length assumed
+                from .space import body_blend
+
+                longest = 4 * k  # an arc is at most ~1.6x its chord: this bound is never hit
+                data = body_blend(a, b, s[:, 0, 0], lengths, clip.skeleton)
+                while max_step is not None and k < longest:
+                    path = np.concatenate([a[None], data, b[None]])[:, both]
+                    fastest = float(np.linalg.norm(np.diff(path, axis=0), axis=-1).max())
+                    if fastest <= max_step:
+                        break
+                    k = min(longest, int(np.ceil(k * min(2.0, max(1.1, fastest / max_step)))))
+                    s = smoothstep(k)[:, None, None]
+                    data = body_blend(a, b, s[:, 0, 0], lengths, clip.skeleton)
             conf = ca[None] * (1 - s[..., 0]) + cb[None] * s[..., 0]  # (k, j)
             parts_d.append(np.where(both[None, :, None], data, 0.0))
             parts_c.append(np.where(both[None], conf, 0.0))

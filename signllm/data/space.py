@@ -215,3 +215,85 @@ __all__ = [
     "swap_sides",
     "to_signing_space",
 ]
+
+
+def keep_body(pose: Pose, lengths: np.ndarray | None = None) -> Pose:
+    """The same motion on one body: every bone keeps its direction, frame by frame, at a fixed
+    length (`lengths` (J,), default the clip's own per-bone medians with left and right
+    matched); the shoulders keep their direction from the neck at one width.
+
+    Why: `translate` joins pieces of different recordings (letters of several signers, a user's
+    lexicon, model output); each keeps its own arm lengths and tracking noise, so the joined clip
+    is a body whose bones change length from piece to piece. Placing the observed directions on
+    one skeleton (forward kinematics from the neck) makes every frame one signer. Joints whose
+    parent is unobserved keep their recorded place; unobserved joints stay unobserved.
+    """
+    from ..skeleton import median_bone_lengths, neck_rooted_parents
+
+    skel = pose.skel
+    par = neck_rooted_parents(skel)
+    m = pose.mask
+    length = median_bone_lengths(pose.data, m, skel) if lengths is None else np.asarray(lengths)
+    x = pose.data.astype(np.float64)
+    out = x.copy()
+    depth = [0] * len(par)
+    for i in range(len(par)):
+        k = i
+        while par[k] >= 0:
+            k, depth[i] = par[k], depth[i] + 1
+    for c in sorted(range(len(par)), key=depth.__getitem__):
+        p = par[c]
+        if p < 0 or not np.isfinite(length[c]):
+            continue
+        ok = m[:, c] & m[:, p]
+        d = x[ok, c] - x[ok, p]  # the recorded direction, placed from the re-placed parent
+        n = np.linalg.norm(d, axis=-1, keepdims=True)
+        unit = np.divide(d, n, out=np.zeros_like(d), where=n > 1e-9)
+        out[ok, c] = out[ok, p] + length[c] * unit
+    return dataclasses.replace(pose, data=out.astype(np.float32))
+
+
+def body_lerp(
+    a: np.ndarray, b: np.ndarray, s: np.ndarray, lengths: np.ndarray, skeleton: str
+) -> np.ndarray:
+    """Poses between `a` and `b` (J, 3) of one body, at weights `s` (k,): the neck moves on a
+    line and every bone turns from its direction in `a` to its direction in `b` (normalised
+    linear blend) at its fixed length. Blending joint positions instead shortens a bone whose
+    ends swap sides (a finger curling) and makes it whip round when its length is restored."""
+    from ..skeleton import get_skeleton, neck_rooted_parents
+
+    skel = get_skeleton(skeleton)
+    par = neck_rooted_parents(skel)
+    w = np.asarray(s, np.float64).reshape(-1, 1, 1)
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    out = a64[None] * (1 - w) + b64[None] * w  # (k, J, 3): the root, and any fallback
+    depth = [0] * len(par)
+    for i in range(len(par)):
+        k = i
+        while par[k] >= 0:
+            k, depth[i] = par[k], depth[i] + 1
+    for c in sorted(range(len(par)), key=depth.__getitem__):
+        p = par[c]
+        if p < 0 or not np.isfinite(lengths[c]):
+            continue
+        da, db = a64[c] - a64[p], b64[c] - b64[p]
+        na, nb = np.linalg.norm(da), np.linalg.norm(db)
+        if na < 1e-9 or nb < 1e-9:
+            continue
+        d = (1 - w[:, 0]) * (da / na) + w[:, 0] * (db / nb)  # (k, 3)
+        n = np.linalg.norm(d, axis=-1, keepdims=True)
+        d = np.where(n > 1e-9, d / np.maximum(n, 1e-9), da / na)
+        out[:, c] = out[:, p] + lengths[c] * d
+    return out
+
+
+def body_blend(
+    a: np.ndarray, b: np.ndarray, s: np.ndarray, lengths: np.ndarray, skeleton: str
+) -> np.ndarray:
+    """`body_lerp`, shifted so that it starts exactly at `a` and ends exactly at `b`: a clip's
+    edge pose is assembled joint by joint from the last frame that saw each joint, so it need
+    not be one body itself, and the transition must still leave from it without a jump."""
+    w = np.asarray(s, np.float64).reshape(-1, 1, 1)
+    ends = body_lerp(a, b, np.array([0.0, 1.0]), lengths, skeleton)  # (2, J, 3)
+    off_a, off_b = np.asarray(a, np.float64) - ends[0], np.asarray(b, np.float64) - ends[1]
+    return body_lerp(a, b, s, lengths, skeleton) + (1 - w) * off_a + w * off_b

@@ -36,15 +36,11 @@ from ..skeleton import (
     PROMPT2SIGN50,
     RIGHT_SHOULDER,
     Skeleton,
+    median_bone_lengths,
     neck_rooted_parents,
 )
 
 NECK = PROMPT2SIGN50.index("neck")
-
-
-def _mirror_pairs(skeleton: Skeleton) -> list[tuple[int, int]]:
-    perm = skeleton.mirror
-    return [(i, int(j)) for i, j in enumerate(perm) if i < j]
 
 
 def fit_body(
@@ -67,20 +63,10 @@ def fit_body(
     rest = np.zeros((j, 3))
     for i in range(j):
         rest[i] = frames[ok[:, i], i].mean(0) if ok[:, i].any() else 0.0
-    lengths = np.zeros(j)
-    for c, p in enumerate(parents):
-        if p < 0:
-            continue
-        both = ok[:, c] & ok[:, p]
-        if both.any():
-            lengths[c] = float(
-                np.median(np.linalg.norm(frames[both, c] - frames[both, p], axis=-1))
-            )
-        else:
+    lengths = median_bone_lengths(frames, ok, skeleton)
+    for c, p in enumerate(parents):  # a bone never seen: its length in the mean pose
+        if p >= 0 and not np.isfinite(lengths[c]):
             lengths[c] = float(np.linalg.norm(rest[c] - rest[p]))
-    for a, b in _mirror_pairs(skeleton):
-        if parents[a] >= 0 and parents[b] >= 0:
-            lengths[a] = lengths[b] = 0.5 * (lengths[a] + lengths[b])
     # a rigid, mirror-symmetric shoulder line around the neck
     r, left = rest[RIGHT_SHOULDER] - rest[NECK], rest[LEFT_SHOULDER] - rest[NECK]
     half = 0.5 * (np.abs(r[0]) + np.abs(left[0]))
