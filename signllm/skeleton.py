@@ -190,6 +190,19 @@ def neck_rooted_parents(skeleton: Skeleton | None = None) -> list[int]:
     return parents
 
 
+def fk_order(parents: Sequence[int]) -> list[int]:
+    """Joints ordered so that every parent comes before its children (by depth below the root):
+    the order forward kinematics places them in."""
+
+    def depth(i: int) -> int:
+        n = 0
+        while parents[i] >= 0:
+            i, n = parents[i], n + 1
+        return n
+
+    return sorted(range(len(parents)), key=depth)
+
+
 def bone_lengths(
     frames: np.ndarray, skeleton: Skeleton | None = None, parents: Sequence[int] | None = None
 ) -> np.ndarray:

@@ -228,7 +228,7 @@ def keep_body(pose: Pose, lengths: np.ndarray | None = None) -> Pose:
     one skeleton (forward kinematics from the neck) makes every frame one signer. Joints whose
     parent is unobserved keep their recorded place; unobserved joints stay unobserved.
     """
-    from ..skeleton import median_bone_lengths, neck_rooted_parents
+    from ..skeleton import fk_order, median_bone_lengths, neck_rooted_parents
 
     skel = pose.skel
     par = neck_rooted_parents(skel)
@@ -236,12 +236,7 @@ def keep_body(pose: Pose, lengths: np.ndarray | None = None) -> Pose:
     length = median_bone_lengths(pose.data, m, skel) if lengths is None else np.asarray(lengths)
     x = pose.data.astype(np.float64)
     out = x.copy()
-    depth = [0] * len(par)
-    for i in range(len(par)):
-        k = i
-        while par[k] >= 0:
-            k, depth[i] = par[k], depth[i] + 1
-    for c in sorted(range(len(par)), key=depth.__getitem__):
+    for c in fk_order(par):
         p = par[c]
         if p < 0 or not np.isfinite(length[c]):
             continue
@@ -260,19 +255,14 @@ def body_lerp(
     line and every bone turns from its direction in `a` to its direction in `b` (normalised
     linear blend) at its fixed length. Blending joint positions instead shortens a bone whose
     ends swap sides (a finger curling) and makes it whip round when its length is restored."""
-    from ..skeleton import get_skeleton, neck_rooted_parents
+    from ..skeleton import fk_order, get_skeleton, neck_rooted_parents
 
     skel = get_skeleton(skeleton)
     par = neck_rooted_parents(skel)
     w = np.asarray(s, np.float64).reshape(-1, 1, 1)
     a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
     out = a64[None] * (1 - w) + b64[None] * w  # (k, J, 3): the root, and any fallback
-    depth = [0] * len(par)
-    for i in range(len(par)):
-        k = i
-        while par[k] >= 0:
-            k, depth[i] = par[k], depth[i] + 1
-    for c in sorted(range(len(par)), key=depth.__getitem__):
+    for c in fk_order(par):
         p = par[c]
         if p < 0 or not np.isfinite(lengths[c]):
             continue

@@ -58,6 +58,7 @@ from ..skeleton import get_skeleton
 
 
 def is_fingerspelled(pose: Pose) -> bool:
+    """Composed fingerspelling clips of the demo corpus say so in their `extra`."""
     v = pose.meta.extra.get("fingerspelled", False)
     return v is True or str(v).lower() == "true"
 

@@ -58,6 +58,7 @@ from ..metrics.text import character_accuracy, text_scores
 from ..pose import Pose
 from ..text.tokenizers import UNK_ID
 from .bt_checkpoint import BTCheckpoint, interleave, load_bt_checkpoint
+from .recognizer import is_fingerspelled
 from .report import SYSTEMS, clean_json
 
 if TYPE_CHECKING:  # torch is imported lazily: `signllm --help` must stay fast
@@ -68,12 +69,6 @@ VERSION = 1
 TEXT_KEYS = ("bleu1", "bleu2", "bleu3", "bleu4", "chrf", "rouge_l", "wer")
 POSE_KEYS = ("dtw_mje", "dtw_mje_hands", "hand_distance_ratio", "duration_ratio")
 BODY_KEYS = ("bone_cv", "limb_mismatch", "shoulder_dev")
-
-
-def is_fingerspelled(pose: Pose) -> bool:
-    """Composed fingerspelling clips of the demo corpus say so in their `extra`."""
-    v = pose.meta.extra.get("fingerspelled", False)
-    return v is True or str(v).lower() == "true"
 
 
 # ----------------------------------------------------------------------------------------------

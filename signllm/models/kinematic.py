@@ -24,7 +24,7 @@ Body, rest pose and normalisation are buffers (saved with the weights); the conf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ from ..skeleton import (
     PROMPT2SIGN50,
     RIGHT_SHOULDER,
     Skeleton,
+    fk_order,
     median_bone_lengths,
     neck_rooted_parents,
 )
@@ -78,7 +79,7 @@ def fit_body(
         lengths[t] = float(np.linalg.norm(rest[t] - rest[NECK]))
     # the rest pose is the mean pose's bone directions at these lengths, so it is itself a body
     # (the head outputs it exactly before training)
-    order = sorted(range(j), key=lambda i: _depth(parents, i))
+    order = fk_order(parents)
     mean = rest.copy()
     for c in order:
         p = parents[c]
@@ -88,13 +89,6 @@ def fit_body(
         n = np.linalg.norm(d)
         rest[c] = rest[p] + (lengths[c] * d / n if n > 1e-9 else 0.0)
     return {"rest": rest.astype(np.float32), "lengths": lengths.astype(np.float32)}
-
-
-def _depth(parents: Sequence[int], i: int) -> int:
-    n = 0
-    while parents[i] >= 0:
-        i, n = parents[i], n + 1
-    return n
 
 
 def rotation_6d(x: Tensor) -> Tensor:
