@@ -574,7 +574,7 @@ def _char_step(
     fingerspelled gloss) is spelled from real letter recordings when `spell(word)` says the
     alphabet has its letters, else by the model itself, letter by letter, as it learned from
     fingerspelled clips."""
-    from .text.tokenizers import FINGERSPELL_PREFIX, UNK, graphemes, normalize_text
+    from .text.tokenizers import FINGERSPELL_PREFIX, UNK
 
     shown = word if reported is None else reported
     if word == UNK:  # a text stage that produced <unk> gives nothing to spell
@@ -589,7 +589,7 @@ def _char_step(
         return ("model", word, shown, "")
     if spell is not None and spell(word):
         return ("fingerspell", word, shown, "not a word the model was trained on")
-    unseen = [g for g in graphemes(normalize_text(word, tok.lowercase)) if g not in tok._char_id]
+    unseen = tok.unseen_characters(word)
     if unseen and spell is not None:  # the model would spell it with untrained byte tokens
         why = f"neither the model nor the {code} alphabet has {''.join(unseen[:3])!r}"
         return ("drop", "", shown, why)

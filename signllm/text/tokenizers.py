@@ -825,6 +825,13 @@ class CharVocab(_TokenList):
         """Whether `word` is one whole token (else it is spelled; either way never <unk>)."""
         return self._word_key(normalize_text(word, self.lowercase), language) in self._word_id
 
+    def unseen_characters(self, word: str) -> list[str]:
+        """The characters (grapheme clusters) of `word` that training never showed: the model
+        could only spell them with byte tokens it never learned from."""
+        return [
+            g for g in graphemes(normalize_text(word, self.lowercase)) if g not in self._char_id
+        ]
+
     # -- encoding ----------------------------------------------------------------------------
 
     def spell(self, word: str) -> list[int]:
