@@ -15,6 +15,7 @@ from signllm.errors import DataError, UsageError
 from signllm.eval.recognizer import (
     Clip,
     augment,
+    collate,
     char_accuracy,
     clip_from_pose,
     evaluate_reader,
@@ -32,9 +33,11 @@ from signllm.models.recognizer import (
     ctc_greedy,
     decode_ids,
     encode_letters,
+    observed_joints,
     pose_features,
 )
 from signllm.pose import Pose, PoseMeta
+from signllm.skeleton import get_skeleton
 
 SK = "prompt2sign50"
 TINY = {"d_model": 32, "heads": 2, "ff": 64, "layers": 1, "dropout": 0.0}
@@ -205,3 +208,32 @@ def test_tiny_training_reads_its_words(lexicon: FingerspellingLexicon) -> None:
     assert reader.read([pose]) == ["bac"]
     with pytest.raises(UsageError, match="not trained on sign language"):
         reader.read([pose], ["bfi"])
+    # letters do not track the left hand, so the reader does not read it: a generator's output
+    # (every joint present) with a left hand added reads the same as without
+    assert "left_hand_wrist" not in reader.config.read_joints
+    assert "right_hand_index_tip" in reader.config.read_joints
+    full = lexicon.compose("bac", "gsg", fps=25)
+    full.meta = dataclasses.replace(full.meta, language="gsg")
+    left = [i for i, n in enumerate(get_skeleton(SK).joints) if n.startswith("left_hand")]
+    full.data[:, left] = full.data[:, [get_skeleton(SK).index("left_wrist")]] + 0.05
+    full.confidence[:, left] = 1.0
+    bare = lexicon.compose("bac", "gsg", fps=25)
+    lang = reader.model.language_ids(["gsg"])
+    with torch.no_grad():
+        outs = [
+            reader.model(*collate([(p.data, p.mask)]), lang)[0] for p in (full, bare)
+        ]  # fmt: skip
+    assert torch.equal(outs[0], outs[1])
+    assert reader.read([full]) == ["bac"]
+
+
+def test_observed_joints_keeps_what_ground_truth_shows() -> None:
+    sk = get_skeleton(SK)
+    m = np.ones((100, sk.num_joints), bool)
+    m[:, sk.index("left_hand_wrist")] = False
+    m[:1, sk.index("left_hand_thumb_tip")] = True  # 1 frame of 100: kept at min_share 0.01
+    names = observed_joints([m], SK)
+    assert "left_hand_wrist" not in names and "left_hand_thumb_tip" in names
+    assert "right_hand_wrist" in names
+    with pytest.raises(UsageError, match="read_joints"):
+        RecognizerConfig(vocab=["a"], languages=["ase"], read_joints=["no_such_joint"])

@@ -49,6 +49,7 @@ from ..models.recognizer import (
     ctc_greedy,
     decode_ids,
     encode_letters,
+    observed_joints,
 )
 from ..pose import Pose
 from ..skeleton import get_skeleton
@@ -458,8 +459,14 @@ def train_reader_on(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     languages = sorted({c.language for c in train})
+    skeleton = (config or {}).get("skeleton", RecognizerConfig.skeleton)
     cfg = RecognizerConfig(
-        **{"vocab": vocabulary(train, lexicon), "languages": languages, **(config or {})}
+        **{
+            "vocab": vocabulary(train, lexicon),
+            "languages": languages,
+            "read_joints": observed_joints([c.mask for c in train], skeleton),
+            **(config or {}),
+        }
     )
     where = torch.device(device)
     model = Recognizer(cfg).to(where)

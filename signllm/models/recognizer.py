@@ -50,6 +50,12 @@ class RecognizerConfig:
     heads: int = 4
     ff: int = 192
     dropout: float = 0.1
+    # The joints it reads (names; empty = all). Training keeps only the joints its ground truth
+    # shows (`observed_joints`): letter recordings do not track the other hand, so a reader that
+    # takes every joint has never seen that hand present and misreads any pose that has one (a
+    # generator's output always does: it read 7% of a model's training words that it reads at
+    # 94% with that hand hidden). Ground truth and generated poses go through the same joints.
+    read_joints: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
@@ -60,6 +66,17 @@ class RecognizerConfig:
             raise UsageError("languages must be distinct")
         if self.kernel < 1 or self.downsample < 1 or self.layers < 0:
             raise UsageError("kernel and downsample must be >= 1, layers >= 0")
+        sk = get_skeleton(self.skeleton)
+        unknown = sorted(set(self.read_joints) - set(sk.joints))
+        if unknown:
+            raise UsageError(f"read_joints not in skeleton {self.skeleton}: {', '.join(unknown)}")
+
+    def joint_filter(self) -> np.ndarray:
+        """(J,) bool: the joints the reader reads."""
+        sk = get_skeleton(self.skeleton)
+        if not self.read_joints:
+            return np.ones(sk.num_joints, bool)
+        return np.isin(np.asarray(sk.joints), self.read_joints)
 
     @property
     def num_classes(self) -> int:
@@ -111,6 +128,19 @@ def feature_dim(sk: Skeleton) -> int:
     lay = _layout(sk)
     # body xyz + hands xyz + hand wrists xyz (neck space) + seen flags (body joints, 2 hands)
     return len(lay.body) * 3 + sum(len(h) for h in lay.hands) * 3 + 2 * 3 + len(lay.body) + 2
+
+
+def observed_joints(
+    masks: Sequence[np.ndarray], skeleton: str, min_share: float = 0.01
+) -> list[str]:
+    """Joint names seen in at least `min_share` of the frames of `masks` ((t, J) bool each)."""
+    sk = get_skeleton(skeleton)
+    seen = np.zeros(sk.num_joints)
+    frames = 0
+    for m in masks:
+        seen += np.asarray(m, bool).sum(0)
+        frames += len(m)
+    return [n for n, k in zip(sk.joints, seen, strict=True) if k >= min_share * max(frames, 1)]
 
 
 def _masked_mean(v: Tensor, m: Tensor, dims: tuple[int, ...]) -> Tensor:
@@ -193,6 +223,8 @@ class Recognizer(nn.Module):
         self.head = nn.Linear(d, c.num_classes)
         self.drop = nn.Dropout(c.dropout)
         self._lang_index = {code: i for i, code in enumerate(c.languages)}
+        # not in the state dict: it comes from the config
+        self.register_buffer("joint_filter", torch.from_numpy(c.joint_filter()), persistent=False)
 
     def count_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -218,6 +250,7 @@ class Recognizer(nn.Module):
 
         Returns log-probs (b, t', V+1) and output lengths (b,), t' = ceil(t / downsample).
         """
+        mask = mask & self.joint_filter.to(mask.device)  # joints outside read_joints: unseen
         f = pose_features(x, mask, frame_mask, self.config.skeleton)  # (b, t, F)
         h = self.inp(f) + self.lang(lang.to(f.device))[:, None]  # (b, t, d)
         h = h * frame_mask[..., None]

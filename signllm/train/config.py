@@ -73,6 +73,7 @@ class ModelOptions:
     output_head: str | None = "kinematic"
     pose_input: str | None = "counter"  # no exposure bias (see ProgressiveConfig.pose_input)
     hand_weight: float | None = 1.0
+    progress_code: float | None = None
 
     def overrides(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
