@@ -52,8 +52,8 @@ index_reachable() {  # the CPU index answers within 5 s; offline or firewalled -
 torch_plan() {
   local have
   torch_args=("torch==$TORCH_PIN")  # what `pip install` gets (keep and skip install nothing)
-  if [ -x "$PY" ] && have=$("$PY" -c "import sys, torch; v = torch.__version__; \
-sys.exit(tuple(map(int, v.split('+')[0].split('.')[:2])) < (2, 6)) or print(v)" 2>/dev/null); then
+  if [ -x "$PY" ] && have=$("$PY" -c "import sys, torch; v = torch.__version__; print(v); \
+sys.exit(tuple(map(int, v.split('+')[0].split('.')[:2])) < (2, 6))" 2>/dev/null); then
     plan=keep why="torch $have is already installed (left alone)"
     return
   fi
@@ -96,8 +96,10 @@ install_torch() {
       fi ;;
     *) "$PY" -m pip install --quiet "${torch_args[@]}" ;;
   esac
-  echo "run.sh: torch: installed $("$PY" -c "import torch; print(torch.__version__, \
-'(CUDA ' + torch.version.cuda + ' build)' if torch.version.cuda else '(CPU build)')")" >&2
+  # torch/version.py alone: importing torch before numpy is installed only warns
+  echo "run.sh: torch: installed $("$PY" -c "import importlib.util as u, os, runpy; \
+v = runpy.run_path(os.path.join(u.find_spec('torch').submodule_search_locations[0], 'version.py')); \
+print(v['__version__'], '(CUDA ' + v['cuda'] + ' build)' if v.get('cuda') else '(CPU build)')")" >&2
 }
 
 setup() {
