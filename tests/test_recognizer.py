@@ -15,9 +15,9 @@ from signllm.errors import DataError, UsageError
 from signllm.eval.recognizer import (
     Clip,
     augment,
-    collate,
     char_accuracy,
     clip_from_pose,
+    collate,
     evaluate_reader,
     join_clips,
     load_reader,
