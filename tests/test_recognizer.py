@@ -210,8 +210,8 @@ def test_tiny_training_reads_its_words(lexicon: FingerspellingLexicon) -> None:
         reader.read([pose], ["bfi"])
     # letters do not track the left hand, so the reader does not read it: a generator's output
     # (every joint present) with a left hand added reads the same as without
-    assert "left_hand_wrist" not in reader.config.read_joints
-    assert "right_hand_index_tip" in reader.config.read_joints
+    assert "left_hand_wrist" not in reader.config.read_joints["gsg"]
+    assert "right_hand_index_tip" in reader.config.read_joints["gsg"]
     full = lexicon.compose("bac", "gsg", fps=25)
     full.meta = dataclasses.replace(full.meta, language="gsg")
     left = [i for i, n in enumerate(get_skeleton(SK).joints) if n.startswith("left_hand")]
@@ -232,8 +232,14 @@ def test_observed_joints_keeps_what_ground_truth_shows() -> None:
     m = np.ones((100, sk.num_joints), bool)
     m[:, sk.index("left_hand_wrist")] = False
     m[:1, sk.index("left_hand_thumb_tip")] = True  # 1 frame of 100: kept at min_share 0.01
-    names = observed_joints([m], SK)
-    assert "left_hand_wrist" not in names and "left_hand_thumb_tip" in names
-    assert "right_hand_wrist" in names
+    full = np.ones((50, sk.num_joints), bool)
+    names = observed_joints([m, full, m], ["ase", "bzs", "ase"], SK)
+    assert "left_hand_wrist" not in names["ase"] and "left_hand_thumb_tip" in names["ase"]
+    assert "right_hand_wrist" in names["ase"] and len(names["bzs"]) == sk.num_joints
+    cfg = RecognizerConfig(vocab=["a"], languages=["ase", "bzs", "gsg"], read_joints=names)
+    filt = cfg.joint_filter()
+    assert not filt[0, sk.index("left_hand_wrist")] and filt[1].all() and filt[2].all()
     with pytest.raises(UsageError, match="read_joints"):
-        RecognizerConfig(vocab=["a"], languages=["ase"], read_joints=["no_such_joint"])
+        RecognizerConfig(vocab=["a"], languages=["ase"], read_joints={"ase": ["no_such_joint"]})
+    with pytest.raises(UsageError, match="not one of the reader's languages"):
+        RecognizerConfig(vocab=["a"], languages=["ase"], read_joints={"gsg": []})

@@ -464,7 +464,9 @@ def train_reader_on(
         **{
             "vocab": vocabulary(train, lexicon),
             "languages": languages,
-            "read_joints": observed_joints([c.mask for c in train], skeleton),
+            "read_joints": observed_joints(
+                [c.mask for c in train], [c.language for c in train], skeleton
+            ),
             **(config or {}),
         }
     )

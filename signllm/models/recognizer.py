@@ -50,12 +50,14 @@ class RecognizerConfig:
     heads: int = 4
     ff: int = 192
     dropout: float = 0.1
-    # The joints it reads (names; empty = all). Training keeps only the joints its ground truth
-    # shows (`observed_joints`): letter recordings do not track the other hand, so a reader that
-    # takes every joint has never seen that hand present and misreads any pose that has one (a
-    # generator's output always does: it read 7% of a model's training words that it reads at
-    # 94% with that hand hidden). Ground truth and generated poses go through the same joints.
-    read_joints: list[str] = field(default_factory=list)
+    # Per sign language, the joints it reads (names; a language not listed reads all). Training
+    # keeps the joints each language's ground truth shows (`observed_joints`): the letter
+    # recordings of ase, fsl, gsg and sgg never track the left hand, so a reader that took every
+    # joint had never seen that hand present in those languages and misread any pose that has
+    # one (a generator's output always does: it read 7% of a model's training words that it
+    # reads at 94% with that hand hidden). Ground truth and generated poses go through the same
+    # joints.
+    read_joints: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
@@ -67,16 +69,23 @@ class RecognizerConfig:
         if self.kernel < 1 or self.downsample < 1 or self.layers < 0:
             raise UsageError("kernel and downsample must be >= 1, layers >= 0")
         sk = get_skeleton(self.skeleton)
-        unknown = sorted(set(self.read_joints) - set(sk.joints))
-        if unknown:
-            raise UsageError(f"read_joints not in skeleton {self.skeleton}: {', '.join(unknown)}")
+        for code, names in self.read_joints.items():
+            unknown = sorted(set(names) - set(sk.joints))
+            if unknown or code not in self.languages:
+                raise UsageError(
+                    f"read_joints[{code!r}]: "
+                    + (f"not in skeleton {self.skeleton}: {', '.join(unknown)}" if unknown
+                       else "not one of the reader's languages")
+                )  # fmt: skip
 
     def joint_filter(self) -> np.ndarray:
-        """(J,) bool: the joints the reader reads."""
+        """(languages, J) bool: the joints the reader reads in each language."""
         sk = get_skeleton(self.skeleton)
-        if not self.read_joints:
-            return np.ones(sk.num_joints, bool)
-        return np.isin(np.asarray(sk.joints), self.read_joints)
+        out = np.ones((max(1, len(self.languages)), sk.num_joints), bool)
+        for i, code in enumerate(self.languages):
+            if code in self.read_joints:
+                out[i] = np.isin(np.asarray(sk.joints), self.read_joints[code])
+        return out
 
     @property
     def num_classes(self) -> int:
@@ -131,16 +140,24 @@ def feature_dim(sk: Skeleton) -> int:
 
 
 def observed_joints(
-    masks: Sequence[np.ndarray], skeleton: str, min_share: float = 0.01
-) -> list[str]:
-    """Joint names seen in at least `min_share` of the frames of `masks` ((t, J) bool each)."""
+    masks: Sequence[np.ndarray],
+    languages: Sequence[str],
+    skeleton: str,
+    min_share: float = 0.01,
+) -> dict[str, list[str]]:
+    """Per language, the joint names seen in >= `min_share` of its frames ((t, J) bool masks)."""
     sk = get_skeleton(skeleton)
-    seen = np.zeros(sk.num_joints)
-    frames = 0
-    for m in masks:
-        seen += np.asarray(m, bool).sum(0)
-        frames += len(m)
-    return [n for n, k in zip(sk.joints, seen, strict=True) if k >= min_share * max(frames, 1)]
+    seen: dict[str, np.ndarray] = {}
+    frames: dict[str, int] = {}
+    for m, code in zip(masks, languages, strict=True):
+        m = np.asarray(m, bool)
+        seen[code] = seen.get(code, np.zeros(sk.num_joints)) + m.sum(0)
+        frames[code] = frames.get(code, 0) + len(m)
+    return {
+        code: [n for n, k in zip(sk.joints, seen[code], strict=True)
+               if k >= min_share * max(frames[code], 1)]
+        for code in sorted(seen)
+    }  # fmt: skip
 
 
 def _masked_mean(v: Tensor, m: Tensor, dims: tuple[int, ...]) -> Tensor:
@@ -250,9 +267,10 @@ class Recognizer(nn.Module):
 
         Returns log-probs (b, t', V+1) and output lengths (b,), t' = ceil(t / downsample).
         """
-        mask = mask & self.joint_filter.to(mask.device)  # joints outside read_joints: unseen
+        lang = lang.to(x.device)
+        mask = mask & self.joint_filter[lang][:, None]  # joints outside read_joints: unseen
         f = pose_features(x, mask, frame_mask, self.config.skeleton)  # (b, t, F)
-        h = self.inp(f) + self.lang(lang.to(f.device))[:, None]  # (b, t, d)
+        h = self.inp(f) + self.lang(lang)[:, None]  # (b, t, d)
         h = h * frame_mask[..., None]
         h = F.gelu(self.conv1(h.transpose(1, 2)))  # (b, d, t')
         lengths = self.out_lengths(frame_mask.sum(1))  # (b,)
