@@ -31,6 +31,7 @@ Sizes (`PRESETS`, parameters with a 10k-token vocabulary, pose_dim 150, future_k
 
     preset    enc+dec layers  d_model  heads  d_ff    parameters
     tiny      2+2             64       2      128     ~0.83M (0.64M of them the 10k embedding)
+    small     2+2             128      2      256     ~1.98M (1.28M of them the embedding)
     pt-base   2+2             512      4      2048    ~20.0M (Progressive Transformers' base)
     40m       5+5             512      8      2048    ~42.1M
     120m      7+7             768      12     3072    ~123.7M
@@ -171,6 +172,7 @@ class ProgressiveConfig:
 # Size presets: only the shape fields; vocab, pose_dim and options come from the caller.
 PRESETS: dict[str, dict[str, int]] = {
     "tiny": dict(d_model=64, n_heads=2, n_enc_layers=2, n_dec_layers=2, d_ff=128),
+    "small": dict(d_model=128, n_heads=2, n_enc_layers=2, n_dec_layers=2, d_ff=256),
     "pt-base": dict(d_model=512, n_heads=4, n_enc_layers=2, n_dec_layers=2, d_ff=2048),
     "40m": dict(d_model=512, n_heads=8, n_enc_layers=5, n_dec_layers=5, d_ff=2048),
     "120m": dict(d_model=768, n_heads=12, n_enc_layers=7, n_dec_layers=7, d_ff=3072),
