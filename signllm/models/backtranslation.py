@@ -38,7 +38,6 @@ Use (model code does no I/O; the trainer and the CLI wrap it):
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from ..errors import DataError, UsageError
 from ..pose import Pose
 from ..text.tokenizers import BOS_ID, EOS_ID, PAD_ID, Tokenizer
 from .core import (
+    ConfigDict,
     Decoder,
     Dims,
     Encoder,
@@ -73,7 +73,7 @@ from .core import (
 
 
 @dataclass
-class BackTranslationConfig:
+class BackTranslationConfig(ConfigDict):
     vocab_size: int = 1000  # text tokenizer's vocabulary
     pad_id: int = PAD_ID
     bos_id: int = BOS_ID
@@ -107,19 +107,6 @@ class BackTranslationConfig:
     @property
     def input_dim(self) -> int:
         return self.n_joints * 3 + (self.n_joints if self.joint_mask_channel else 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict, written as `config.json` next to the weights."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BackTranslationConfig:
-        """Inverse of `to_dict`; unknown keys are an error, not silently dropped."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UsageError(f"unknown BackTranslationConfig fields: {', '.join(unknown)}")
-        return cls(**d)
 
 
 # Size presets (shape and regularisation only; vocab and options come from the caller).

@@ -44,7 +44,6 @@ Use (model code does no I/O; the trainer and the CLI load and save):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 import re
@@ -70,6 +69,7 @@ from ..text.tokenizers import (
     language_marker,
 )
 from .core import (
+    ConfigDict,
     Decoder,
     Dims,
     Encoder,
@@ -97,7 +97,7 @@ _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # letters/digits, inner apo
 
 
 @dataclass
-class TextSeq2SeqConfig:
+class TextSeq2SeqConfig(ConfigDict):
     src_vocab_size: int
     tgt_vocab_size: int
     pad_id: int = PAD_ID
@@ -119,16 +119,6 @@ class TextSeq2SeqConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise UsageError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         check_shape(self.d_model, self.n_heads, self.dropout)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TextSeq2SeqConfig:
-        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise UsageError(f"unknown TextSeq2SeqConfig fields: {', '.join(unknown)}")
-        return cls(**d)
 
 
 class TextSeq2Seq(nn.Module):

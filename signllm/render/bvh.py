@@ -48,7 +48,7 @@ import numpy as np
 from ..errors import DataError, UsageError
 from ..fileio import atomic_write
 from ..pose import Pose
-from ..skeleton import LEFT_SHOULDER, RIGHT_SHOULDER, Skeleton
+from ..skeleton import LEFT_SHOULDER, RIGHT_SHOULDER, Skeleton, median_parent_distances
 
 SHOULDER_WIDTH_CM = 38.0
 ROOT_NAME = "root"
@@ -223,15 +223,7 @@ def _median_lengths(
 ) -> np.ndarray:
     """(j,) median length from each joint's point parent, with fallbacks (see module)."""
     n = sk.num_joints
-    length = np.full(n, np.nan)
-    for j in range(n):
-        p = point_parent[j]
-        if p < 0:
-            length[j] = 0.0
-            continue
-        ok = mask[:, j] & mask[:, p]
-        if ok.any():
-            length[j] = float(np.median(np.linalg.norm(pts[ok, j] - pts[ok, p], axis=-1)))
+    length = median_parent_distances(pts, mask, [point_parent[j] for j in range(n)])
     mirror = sk.mirror
     for j in range(n):
         if np.isnan(length[j]) and not np.isnan(length[mirror[j]]):
