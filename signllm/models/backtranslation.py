@@ -69,6 +69,7 @@ from .core import (
     scale_residual_init,
     sinusoidal_range,
     token_step,
+    warmup_cosine,
 )
 
 
@@ -521,6 +522,34 @@ def _check_ground_truth(poses: Sequence[Pose], which: str) -> None:
             )
 
 
+def _check_training_setup(
+    train_poses: Sequence[Pose],
+    dev_poses: Sequence[Pose],
+    tokenizer: Tokenizer,
+    gloss_tokenizer: Tokenizer | None,
+    config: BackTranslationConfig,
+    target: str,
+) -> None:
+    """Refuse what would train a wrong or dishonest BT model: generated poses, a target other
+    than text or gloss, tokenizers whose sizes the config does not match."""
+    if target not in ("text", "gloss"):
+        raise UsageError(f"target must be 'text' or 'gloss', got {target!r}")
+    if not train_poses:
+        raise UsageError("no training poses")
+    _check_ground_truth(train_poses, "train")
+    _check_ground_truth(dev_poses, "dev")
+    if tokenizer.vocab_size != config.vocab_size:
+        raise UsageError(
+            f"config.vocab_size is {config.vocab_size} but the tokenizer has {tokenizer.vocab_size}"
+        )
+    if (gloss_tokenizer is not None) != bool(config.gloss_vocab_size) or (
+        gloss_tokenizer is not None and gloss_tokenizer.vocab_size != config.gloss_vocab_size
+    ):
+        raise UsageError(
+            "config.gloss_vocab_size must equal gloss_tokenizer.vocab_size (0 if none)"
+        )
+
+
 def _encode_dataset(
     poses: Sequence[Pose],
     tokenizer: Tokenizer,
@@ -595,23 +624,8 @@ def train_backtranslation(
     """
     if steps < 1 or batch_size < 1:
         raise UsageError("steps and batch_size must be >= 1")
-    if target not in ("text", "gloss"):
-        raise UsageError(f"target must be 'text' or 'gloss', got {target!r}")
-    if not train_poses:
-        raise UsageError("no training poses")
     dev_poses = list(dev_poses or [])
-    _check_ground_truth(train_poses, "train")
-    _check_ground_truth(dev_poses, "dev")
-    if tokenizer.vocab_size != config.vocab_size:
-        raise UsageError(
-            f"config.vocab_size is {config.vocab_size} but the tokenizer has {tokenizer.vocab_size}"
-        )
-    if (gloss_tokenizer is not None) != bool(config.gloss_vocab_size) or (
-        gloss_tokenizer is not None and gloss_tokenizer.vocab_size != config.gloss_vocab_size
-    ):
-        raise UsageError(
-            "config.gloss_vocab_size must equal gloss_tokenizer.vocab_size (0 if none)"
-        )
+    _check_training_setup(train_poses, dev_poses, tokenizer, gloss_tokenizer, config, target)
     dev = torch.device(device) if device is not None else _default_device()
     train_items = _encode_dataset(train_poses, tokenizer, target, gloss_tokenizer, "train")
     dev_items = _encode_dataset(dev_poses, tokenizer, target, gloss_tokenizer, "dev")
@@ -620,14 +634,7 @@ def train_backtranslation(
     model = BackTranslationModel(config).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=weight_decay)
     warm = max(1, steps // 20) if warmup is None else max(1, warmup)
-
-    def schedule(step: int) -> float:  # multiplier of lr at optimizer step `step` (0-based)
-        if step < warm:
-            return (step + 1) / warm
-        progress = (step - warm) / max(1, steps - warm)
-        return 0.1 + 0.45 * (1 + math.cos(math.pi * progress))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warm, steps))
     gen = torch.Generator().manual_seed(seed)
     history: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Tensor]] | None = None

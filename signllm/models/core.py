@@ -461,6 +461,20 @@ def _addmm(x: Tensor, weight_t: Tensor, bias: Tensor | None) -> Tensor:
     return x @ weight_t if bias is None else torch.addmm(bias, x, weight_t)
 
 
+def warmup_cosine(warmup: int, steps: int) -> Callable[[int], float]:
+    """The learning-rate multiplier of the text-side training loops (BT, prompt -> LangGloss) at
+    optimizer step `step` (0-based): linear warmup over `warmup` steps, then cosine decay to 10%
+    at `steps` (a `LambdaLR` factor)."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return 0.1 + 0.45 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
 # ----------------------------------------------------------------------------------------------
 # Token decoding loops (the text decoders: back-translation and prompt -> LangGloss)
 

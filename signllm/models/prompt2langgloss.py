@@ -45,7 +45,6 @@ Use (model code does no I/O; the trainer and the CLI load and save):
 from __future__ import annotations
 
 import inspect
-import math
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -85,6 +84,7 @@ from .core import (
     scale_residual_init,
     sinusoidal_range,
     token_step,
+    warmup_cosine,
 )
 from .progressive import ProgressiveConfig, ProgressiveTransformer, preset_config
 
@@ -517,14 +517,7 @@ class PromptToLangGloss(nn.Module):
         opt = torch.optim.AdamW(
             self.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=weight_decay
         )
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            frac = (step - warmup) / max(steps - warmup, 1)
-            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warmup, steps))
         losses = []
         n = src.shape[0]
         for _ in range(steps):
