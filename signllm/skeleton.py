@@ -213,6 +213,23 @@ def bone_lengths(
     return np.linalg.norm(f[:, kids] - f[:, [par[c] for c in kids]], axis=-1)
 
 
+def median_parent_distances(
+    frames: np.ndarray, mask: np.ndarray, parents: Sequence[int]
+) -> np.ndarray:
+    """(J,) median distance of each joint from `parents[j]` over the frames (T, J, 3) where both
+    are observed (`mask` (T, J)): 0 for a root (parent < 0), NaN where never seen together.
+    Computed in `frames`' own dtype; the callers add their own fallbacks."""
+    out = np.full(len(parents), np.nan)
+    for c, p in enumerate(parents):
+        if p < 0:
+            out[c] = 0.0
+            continue
+        both = mask[:, c] & mask[:, p]
+        if both.any():
+            out[c] = float(np.median(np.linalg.norm(frames[both, c] - frames[both, p], axis=-1)))
+    return out
+
+
 def median_bone_lengths(
     frames: np.ndarray, mask: np.ndarray, skeleton: Skeleton | None = None
 ) -> np.ndarray:
@@ -222,14 +239,7 @@ def median_bone_lengths(
     skeleton = skeleton or PROMPT2SIGN50
     par = neck_rooted_parents(skeleton)
     f, ok = np.asarray(frames, np.float64), np.asarray(mask, bool)
-    out = np.full(skeleton.num_joints, np.nan)
-    for c, p in enumerate(par):
-        if p < 0:
-            out[c] = 0.0
-            continue
-        both = ok[:, c] & ok[:, p]
-        if both.any():
-            out[c] = float(np.median(np.linalg.norm(f[both, c] - f[both, p], axis=-1)))
+    out = median_parent_distances(f, ok, par)
     mirror = skeleton.mirror
     for a in range(skeleton.num_joints):
         b = int(mirror[a])

@@ -19,3 +19,9 @@ def codes(value: str | list[str] | None) -> list[str] | None:
         return None
     items = [value] if isinstance(value, str) else value
     return [c.strip() for item in items for c in item.split(",") if c.strip()]
+
+
+def add_progress_flag(p: argparse.ArgumentParser, help: str = "no progress bar") -> None:
+    """`--no-progress`, read as `args.progress` (True unless given): one spelling for every
+    command that draws a bar, so scripts can pass it to any of them."""
+    p.add_argument("--no-progress", dest="progress", action="store_false", help=help)

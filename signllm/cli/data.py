@@ -16,12 +16,19 @@ from typing import Any
 
 from ..errors import UsageError
 from ..pose import Pose
-from .common import given
+from .common import add_progress_flag, given
 
 FORMATS = ["skels", "pose", "openpose", "lexicon"]
 
 
 # --- reading options shared by info, convert and render ---------------------------------------
+def add_input_output(p: argparse.ArgumentParser, output_help: str) -> None:
+    """The positional INPUT (any pose source `read_poses` takes) and OUTPUT of a command that
+    writes what it reads to one file or folder (convert, render)."""
+    p.add_argument("input")
+    p.add_argument("output", help=output_help)
+
+
 def add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id", help="only the clip with this id (or 1-based number)")
     p.add_argument(
@@ -131,8 +138,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def register_convert(sub: Any) -> None:
     p = sub.add_parser("convert", help="convert between .skels, .pose, OpenPose JSON, lexicons")
-    p.add_argument("input")
-    p.add_argument("output", help="OUT.skels, OUT.pose (one clip), or a folder (lexicon layout)")
+    add_input_output(p, "OUT.skels, OUT.pose (one clip), or a folder (lexicon layout)")
     p.add_argument("--from", dest="from_format", choices=FORMATS)
     p.add_argument("--to", dest="to_format", choices=["skels", "pose", "lexicon"])
     add_read_options(p)
@@ -157,8 +163,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def register_render(sub: Any) -> None:
     p = sub.add_parser("render", help="draw a clip as a skeleton video (.mp4, .gif) or BVH")
-    p.add_argument("input")
-    p.add_argument("output", help="OUT.mp4, OUT.gif or OUT.bvh")
+    add_input_output(p, "OUT.mp4, OUT.gif or OUT.bvh")
     p.add_argument("--width", type=int, default=512)
     p.add_argument("--height", type=int, default=512)
     p.add_argument("--caption", action="store_true", help="write the clip's text under it")
@@ -230,7 +235,7 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-resume", action="store_true", help="fail if the store already exists")
     p.add_argument("--skip-bad", action="store_true",
                    help="report and skip clips that fail to read instead of stopping")  # fmt: skip
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_flag(p)
     p.set_defaults(func=cmd_build)
 
 
@@ -243,12 +248,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         lift_2d=not args.no_lift,
         clean=not args.no_clean,
         resume=not args.no_resume,
-        progress=not args.no_progress,
+        progress=args.progress,
         language=args.lang,
         **given(args, "workers", "ray_address", "seed", "split_ratios", "min_body_confidence"),
         **given(args, "fps", "lift_steps", "skip_bad"),
     )
-    if args.no_progress:
+    if not args.progress:
         print(format_summary(summary))
     return 0
 

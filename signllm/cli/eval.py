@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import codes, given
+from .common import add_progress_flag, codes, given
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="leave per-clip hypotheses out of the JSON",
     )
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    add_progress_flag(parser)
     parser.set_defaults(func=cmd_evaluate)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..train.config import TrainConfig, apply_overrides, field_types, set_field
-from .common import codes, given
+from .common import add_progress_flag, codes, given
 
 _HELP = {
     "data": "pose store directory (signllm/data/store.py)",
@@ -198,9 +198,7 @@ def register_train_prompt(sub: Any) -> None:
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help=THREADS_HELP)
-    p.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="log lines, never a bar"
-    )
+    add_progress_flag(p, "log lines, never a bar")
     p.set_defaults(func=cmd_train_prompt)
 
 
@@ -247,9 +245,7 @@ def add_train_bt_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default=None, help="auto, cpu, cuda, mps (default: auto, the best available)"
     )
     parser.add_argument("--threads", type=int, default=0, help=THREADS_HELP)
-    parser.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="log lines, never a bar"
-    )
+    add_progress_flag(parser, "log lines, never a bar")
     parser.set_defaults(func=cmd_train_bt)
 
 
@@ -293,7 +289,7 @@ def add_train_reader_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-seconds", type=float, help="stop at the first evaluation after this many seconds"
     )
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    add_progress_flag(parser)
     parser.set_defaults(func=cmd_train_reader)
 
 

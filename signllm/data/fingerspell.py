@@ -63,7 +63,7 @@ from ..errors import DataError, UsageError
 from ..pose import Pose, PoseMeta
 from ..safeio import inside, read_text
 from ..skeleton import LEFT_SHOULDER, LEFT_WRIST, RIGHT_SHOULDER, RIGHT_WRIST
-from .formats.lexicon import csv_rows
+from .formats.lexicon import csv_rows, parse_ms
 from .formats.poseformat import read_pose_file
 
 INDEX = "index.csv"
@@ -136,19 +136,6 @@ class LetterEntry:
     row: int
 
 
-def _ms(value: str | None, index: Path, row: int, field: str) -> float:
-    text = (value or "").strip()
-    if not text:
-        return 0.0
-    try:
-        v = float(text)
-    except ValueError:
-        raise DataError(f"{text!r} is not a number of milliseconds", index, row, field) from None
-    if not (math.isfinite(v) and v >= 0):
-        raise DataError(f"{text!r} must be a finite number >= 0", index, row, field)
-    return v
-
-
 class FingerspellingLexicon:
     """Letters per sign language from an index.csv lexicon folder (spoken-to-signed layout).
 
@@ -196,8 +183,8 @@ class FingerspellingLexicon:
                     raise DataError("empty path", index, row_no, "path")
                 spoken = row.get("spoken_language", "").strip()
                 self._spoken.setdefault(lang, spoken)
-                start = _ms(row.get("start"), index, row_no, "start")
-                end = _ms(row.get("end"), index, row_no, "end")
+                start = parse_ms(row.get("start"), index, row_no, "start")
+                end = parse_ms(row.get("end"), index, row_no, "end")
                 if end and end <= start:
                     raise DataError(f"end {end:g} <= start {start:g}", index, row_no, "end")
                 try:
@@ -816,8 +803,8 @@ def pack_lexicon(source: str | Path, out: str | Path, source_note: str = "") -> 
     with StoreWriter(out / STORE) as w:
         for row_no, row in enumerate(rows, start=2):
             rel = row["path"].strip()
-            start = _ms(row.get("start"), index, row_no, "start")
-            end = _ms(row.get("end"), index, row_no, "end")
+            start = parse_ms(row.get("start"), index, row_no, "start")
+            end = parse_ms(row.get("end"), index, row_no, "end")
             key = (rel, start, end)
             if key not in clips:
                 clip_id = rel if rel not in clips.values() else f"{rel}#{start:g}-{end:g}"

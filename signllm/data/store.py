@@ -175,24 +175,18 @@ def _unplanes(raw: bytes, dtype: type, count: int) -> np.ndarray:
     return np.frombuffer(raw, np.uint8).reshape(size, count).T.copy().view(dtype).reshape(-1)
 
 
-def _zigzag16(r: np.ndarray) -> np.ndarray:
-    s = r.view(np.int16).astype(np.int32)
-    return ((s << 1) ^ (s >> 15)).astype(np.uint16)
+def _zigzag(r: np.ndarray) -> np.ndarray:
+    """Wrapped residues in an unsigned dtype (uint8, uint16) -> zigzag codes of that dtype, small
+    magnitudes first (0, -1, 1, -2, ...), so the high bits of small deltas are zero."""
+    bits = 8 * r.dtype.itemsize
+    s = r.view(f"i{r.dtype.itemsize}").astype(f"i{2 * r.dtype.itemsize}")
+    return ((s << 1) ^ (s >> (bits - 1))).astype(r.dtype)
 
 
-def _unzigzag16(z: np.ndarray) -> np.ndarray:
-    z = z.astype(np.int32)
-    return ((z >> 1) ^ -(z & 1)).astype(np.uint16)
-
-
-def _zigzag8(r: np.ndarray) -> np.ndarray:
-    s = r.view(np.int8).astype(np.int16)
-    return ((s << 1) ^ (s >> 7)).astype(np.uint8)
-
-
-def _unzigzag8(z: np.ndarray) -> np.ndarray:
-    z = z.astype(np.int16)
-    return ((z >> 1) ^ -(z & 1)).astype(np.uint8)
+def _unzigzag(z: np.ndarray) -> np.ndarray:
+    """Inverse of `_zigzag`: codes -> residues of the same unsigned dtype."""
+    w = z.astype(f"i{2 * z.dtype.itemsize}")
+    return ((w >> 1) ^ -(w & 1)).astype(z.dtype)
 
 
 def _delta_t(a: np.ndarray) -> np.ndarray:
@@ -253,13 +247,13 @@ def _encode_q16(
     for js, ps in levels:
         if ps[0] >= 0:
             rel[:, js] = codes[:, js] - codes[:, ps]  # wraps mod 2^16
-    z = _zigzag16(_delta_t(rel))
+    z = _zigzag(_delta_t(rel))
     return _planes(np.moveaxis(z, 0, -1))  # (j, d, t): one series after another
 
 
 def _decode_q16(raw: bytes, t: int, j: int, d: int, levels: list) -> np.ndarray:
     z = _unplanes(raw, np.uint16, t * j * d).reshape(j, d, t)
-    rel = np.cumsum(_unzigzag16(np.moveaxis(z, -1, 0)), axis=0, dtype=np.uint16)  # (t, j, d)
+    rel = np.cumsum(_unzigzag(np.moveaxis(z, -1, 0)), axis=0, dtype=np.uint16)  # (t, j, d)
     codes = rel
     for js, ps in levels:
         if ps[0] >= 0:
@@ -288,7 +282,7 @@ def _encode_conf(conf: np.ndarray, bits: int | None) -> tuple[int, int, bytes]:
     codes = np.where(conf > 0, np.maximum(1, np.rint(conf * levels)), 0).astype(np.uint8)
     if bits <= 4:  # layout 1: temporal deltas mod 16, zigzagged, two per byte
         return _CONF["u"], bits, _pack_nibbles(_zigzag4(_delta_t(codes) & 0xF).T)
-    return _CONF["u"], bits, _zigzag8(_delta_t(codes)).T.tobytes()
+    return _CONF["u"], bits, _zigzag(_delta_t(codes)).T.tobytes()
 
 
 def _zigzag4(r: np.ndarray) -> np.ndarray:
@@ -333,7 +327,7 @@ def _decode_conf(raw: bytes, codec: int, bits: int, t: int, j: int, layout: int 
         if len(raw) != n:
             raise ValueError("confidence codes have the wrong size")
         z = np.frombuffer(raw, np.uint8).reshape(j, t).T
-        codes = np.cumsum(_unzigzag8(z), axis=0, dtype=np.uint8)
+        codes = np.cumsum(_unzigzag(z), axis=0, dtype=np.uint8)
     return (codes.astype(np.float32) / np.float32((1 << bits) - 1)).astype(np.float32)
 
 

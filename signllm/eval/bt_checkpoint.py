@@ -37,12 +37,7 @@ from ..checkpoint import BT_TARGETS, CONFIG
 from ..data.store import Store
 from ..errors import DataError, UsageError
 from ..pose import Pose
-from ..text.tokenizers import (
-    SubwordTokenizer,
-    Tokenizer,
-    WordVocab,
-    check_vocab_size,
-)
+from ..text.tokenizers import Tokenizer, check_vocab_size, learn_tokenizer
 
 if TYPE_CHECKING:  # torch is imported lazily: `signllm --help` must stay fast
     import torch
@@ -196,11 +191,9 @@ def build_bt_tokenizer(
     texts: Sequence[str], kind: str = "subword", vocab_size: int = 1000
 ) -> Tokenizer:
     """The target tokenizer: sentencepiece (open vocabulary) or whole words."""
-    if kind == "subword":
-        return SubwordTokenizer.train(texts, vocab_size=vocab_size)
-    if kind == "word":
-        return WordVocab.build(texts)
-    raise UsageError(f"BT tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {kind!r}")
+    if kind not in TOKENIZER_KINDS:
+        raise UsageError(f"BT tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {kind!r}")
+    return learn_tokenizer(kind, texts, vocab_size=vocab_size)
 
 
 def train_bt_main(

@@ -38,7 +38,6 @@ Use (model code does no I/O; the trainer and the CLI wrap it):
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from ..errors import DataError, UsageError
 from ..pose import Pose
 from ..text.tokenizers import BOS_ID, EOS_ID, PAD_ID, Tokenizer
 from .core import (
+    ConfigDict,
     Decoder,
     Dims,
     Encoder,
@@ -69,11 +69,12 @@ from .core import (
     scale_residual_init,
     sinusoidal_range,
     token_step,
+    warmup_cosine,
 )
 
 
 @dataclass
-class BackTranslationConfig:
+class BackTranslationConfig(ConfigDict):
     vocab_size: int = 1000  # text tokenizer's vocabulary
     pad_id: int = PAD_ID
     bos_id: int = BOS_ID
@@ -107,19 +108,6 @@ class BackTranslationConfig:
     @property
     def input_dim(self) -> int:
         return self.n_joints * 3 + (self.n_joints if self.joint_mask_channel else 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict, written as `config.json` next to the weights."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BackTranslationConfig:
-        """Inverse of `to_dict`; unknown keys are an error, not silently dropped."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UsageError(f"unknown BackTranslationConfig fields: {', '.join(unknown)}")
-        return cls(**d)
 
 
 # Size presets (shape and regularisation only; vocab and options come from the caller).
@@ -534,6 +522,34 @@ def _check_ground_truth(poses: Sequence[Pose], which: str) -> None:
             )
 
 
+def _check_training_setup(
+    train_poses: Sequence[Pose],
+    dev_poses: Sequence[Pose],
+    tokenizer: Tokenizer,
+    gloss_tokenizer: Tokenizer | None,
+    config: BackTranslationConfig,
+    target: str,
+) -> None:
+    """Refuse what would train a wrong or dishonest BT model: generated poses, a target other
+    than text or gloss, tokenizers whose sizes the config does not match."""
+    if target not in ("text", "gloss"):
+        raise UsageError(f"target must be 'text' or 'gloss', got {target!r}")
+    if not train_poses:
+        raise UsageError("no training poses")
+    _check_ground_truth(train_poses, "train")
+    _check_ground_truth(dev_poses, "dev")
+    if tokenizer.vocab_size != config.vocab_size:
+        raise UsageError(
+            f"config.vocab_size is {config.vocab_size} but the tokenizer has {tokenizer.vocab_size}"
+        )
+    if (gloss_tokenizer is not None) != bool(config.gloss_vocab_size) or (
+        gloss_tokenizer is not None and gloss_tokenizer.vocab_size != config.gloss_vocab_size
+    ):
+        raise UsageError(
+            "config.gloss_vocab_size must equal gloss_tokenizer.vocab_size (0 if none)"
+        )
+
+
 def _encode_dataset(
     poses: Sequence[Pose],
     tokenizer: Tokenizer,
@@ -608,23 +624,8 @@ def train_backtranslation(
     """
     if steps < 1 or batch_size < 1:
         raise UsageError("steps and batch_size must be >= 1")
-    if target not in ("text", "gloss"):
-        raise UsageError(f"target must be 'text' or 'gloss', got {target!r}")
-    if not train_poses:
-        raise UsageError("no training poses")
     dev_poses = list(dev_poses or [])
-    _check_ground_truth(train_poses, "train")
-    _check_ground_truth(dev_poses, "dev")
-    if tokenizer.vocab_size != config.vocab_size:
-        raise UsageError(
-            f"config.vocab_size is {config.vocab_size} but the tokenizer has {tokenizer.vocab_size}"
-        )
-    if (gloss_tokenizer is not None) != bool(config.gloss_vocab_size) or (
-        gloss_tokenizer is not None and gloss_tokenizer.vocab_size != config.gloss_vocab_size
-    ):
-        raise UsageError(
-            "config.gloss_vocab_size must equal gloss_tokenizer.vocab_size (0 if none)"
-        )
+    _check_training_setup(train_poses, dev_poses, tokenizer, gloss_tokenizer, config, target)
     dev = torch.device(device) if device is not None else _default_device()
     train_items = _encode_dataset(train_poses, tokenizer, target, gloss_tokenizer, "train")
     dev_items = _encode_dataset(dev_poses, tokenizer, target, gloss_tokenizer, "dev")
@@ -633,14 +634,7 @@ def train_backtranslation(
     model = BackTranslationModel(config).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=weight_decay)
     warm = max(1, steps // 20) if warmup is None else max(1, warmup)
-
-    def schedule(step: int) -> float:  # multiplier of lr at optimizer step `step` (0-based)
-        if step < warm:
-            return (step + 1) / warm
-        progress = (step - warm) / max(1, steps - warm)
-        return 0.1 + 0.45 * (1 + math.cos(math.pi * progress))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warm, steps))
     gen = torch.Generator().manual_seed(seed)
     history: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Tensor]] | None = None

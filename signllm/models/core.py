@@ -27,10 +27,12 @@ T a cache's maximum length, V vocabulary.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -43,6 +45,25 @@ from ..errors import UsageError
 MemoryKV = tuple[Tensor, Tensor]
 # one decoding step of a token decoder: (history (n, step + 1) ids, step) -> scores (n, V)
 StepFn = Callable[[Tensor, int], Tensor]
+C = TypeVar("C", bound="ConfigDict")
+
+
+class ConfigDict:
+    """`to_dict` / `from_dict` for the model configs (dataclasses), so every checkpoint's
+    `config.json` is written and validated the same way."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict, written as `config.json` next to the weights."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[C], d: dict[str, Any]) -> C:
+        """Inverse of `to_dict`; unknown keys are an error, not silently dropped."""
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise UsageError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
+        return cls(**d)
 
 
 @dataclass(frozen=True)
@@ -438,6 +459,20 @@ class FusedDecoderStep:
 def _addmm(x: Tensor, weight_t: Tensor, bias: Tensor | None) -> Tensor:
     """x (b, i) @ weight_t (i, o) + bias (o,): a linear layer on a transposed weight view."""
     return x @ weight_t if bias is None else torch.addmm(bias, x, weight_t)
+
+
+def warmup_cosine(warmup: int, steps: int) -> Callable[[int], float]:
+    """The learning-rate multiplier of the text-side training loops (BT, prompt -> LangGloss) at
+    optimizer step `step` (0-based): linear warmup over `warmup` steps, then cosine decay to 10%
+    at `steps` (a `LambdaLR` factor)."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return 0.1 + 0.45 * (1 + math.cos(math.pi * progress))
+
+    return factor
 
 
 # ----------------------------------------------------------------------------------------------

@@ -161,20 +161,14 @@ class MLSF(nn.Module):
             parts.append((ix, self.group(code)(*args)))
         return _merge(parts, tokens.shape[0])
 
-    def loss(
-        self,
-        lang: Lang,
-        tokens: Tensor,
-        token_mask: Tensor | None,
-        frames: Tensor,
-        frame_mask: Tensor | None = None,
-        joint_mask: Tensor | None = None,
-    ) -> dict[str, Tensor]:
-        """Each group's `loss`; a mixed batch weighs groups by their number of valid values."""
+    def loss(self, lang: Lang, tokens: Tensor, *rest: Tensor | None) -> dict[str, Tensor]:
+        """Each group's `loss`; `rest` are the arguments of `ProgressiveTransformer.loss` after
+        `tokens` (token_mask, frames, frame_mask, joint_mask), passed on as they come. A mixed
+        batch weighs groups by their number of valid values."""
         b = tokens.shape[0]
         parts = []
         for code, ix in self._split(lang, b):
-            args = _take((tokens, token_mask, frames, frame_mask, joint_mask), ix)
+            args = _take((tokens, *rest), ix)
             out = self.group(code).loss(*args)
             out["counter_weighted"] = out["counter_loss"] * self.group(code).config.counter_weight
             parts.append((ix, out))

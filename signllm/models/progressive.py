@@ -48,7 +48,6 @@ Use (model code does no I/O; the trainer and the CLI wrap it):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +59,7 @@ from torch import Tensor, nn
 from ..errors import UsageError
 from ..skeleton import PROMPT2SIGN50
 from .core import (
+    ConfigDict,
     Decoder,
     Dims,
     Encoder,
@@ -78,7 +78,7 @@ from .kinematic import KinematicHead
 
 
 @dataclass
-class ProgressiveConfig:
+class ProgressiveConfig(ConfigDict):
     vocab_size: int = 10000
     pad_id: int = 0
     pose_dim: int = 150  # joints * 3 (Prompt2Sign's 50 joints); the counter comes on top
@@ -154,19 +154,6 @@ class ProgressiveConfig:
     @property
     def n_joints(self) -> int:
         return self.pose_dim // 3
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict, written as `config.json` next to the weights."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ProgressiveConfig:
-        """Inverse of `to_dict`; unknown keys are an error, not silently dropped."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UsageError(f"unknown ProgressiveConfig fields: {', '.join(unknown)}")
-        return cls(**d)
 
 
 # Size presets: only the shape fields; vocab, pose_dim and options come from the caller.

@@ -44,8 +44,7 @@ Use (model code does no I/O; the trainer and the CLI load and save):
 
 from __future__ import annotations
 
-import dataclasses
-import math
+import inspect
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -70,6 +69,7 @@ from ..text.tokenizers import (
     language_marker,
 )
 from .core import (
+    ConfigDict,
     Decoder,
     Dims,
     Encoder,
@@ -84,6 +84,7 @@ from .core import (
     scale_residual_init,
     sinusoidal_range,
     token_step,
+    warmup_cosine,
 )
 from .progressive import ProgressiveConfig, ProgressiveTransformer, preset_config
 
@@ -97,7 +98,7 @@ _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # letters/digits, inner apo
 
 
 @dataclass
-class TextSeq2SeqConfig:
+class TextSeq2SeqConfig(ConfigDict):
     src_vocab_size: int
     tgt_vocab_size: int
     pad_id: int = PAD_ID
@@ -119,16 +120,6 @@ class TextSeq2SeqConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise UsageError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         check_shape(self.d_model, self.n_heads, self.dropout)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TextSeq2SeqConfig:
-        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise UsageError(f"unknown TextSeq2SeqConfig fields: {', '.join(unknown)}")
-        return cls(**d)
 
 
 class TextSeq2Seq(nn.Module):
@@ -388,14 +379,12 @@ class PromptToLangGloss(nn.Module):
         if missing:
             raise UsageError(f"prompt tokenizer has no marker for {', '.join(missing)}")
         config = config or TextSeq2SeqConfig(prompt_tokenizer.vocab_size, target_vocab.vocab_size)
-        if (config.src_vocab_size, config.tgt_vocab_size) != (
-            prompt_tokenizer.vocab_size,
-            target_vocab.vocab_size,
-        ):
-            raise UsageError(
-                f"config vocab sizes ({config.src_vocab_size}, {config.tgt_vocab_size}) != "
-                f"tokenizers ({prompt_tokenizer.vocab_size}, {target_vocab.vocab_size})"
-            )
+        _check_config(
+            config,
+            "tokenizers",
+            src_vocab_size=prompt_tokenizer.vocab_size,
+            tgt_vocab_size=target_vocab.vocab_size,
+        )
         self.prompt_tokenizer = prompt_tokenizer
         self.target_vocab = target_vocab
         self.model = TextSeq2Seq(config)
@@ -418,18 +407,13 @@ class PromptToLangGloss(nn.Module):
         cls,
         pairs: Sequence[tuple[str, str]],
         *,
-        gloss_languages: Iterable[str] = (),
         prompt_vocab_size: int = 1000,
         lowercase: bool = True,
-        tag_every_token: bool = False,
-        mode: str = "auto",
-        max_len: int = 128,
-        registry: LanguageRegistry | None = None,
-        templates: Sequence[Template] | None = None,
-        **config: Any,
+        **options: Any,
     ) -> PromptToLangGloss:
-        """Train the prompt tokenizer and build the target vocabulary from `pairs`; `config`
-        fields (d_model, n_heads, ...) go to `TextSeq2SeqConfig`."""
+        """Train the prompt tokenizer and build the target vocabulary from `pairs`. `options`:
+        the keyword options of `__init__` (gloss_languages, mode, max_len, ...); every other key
+        is a `TextSeq2SeqConfig` field (d_model, n_heads, ...)."""
         if not pairs:
             raise UsageError("no training pairs")
         targets = [parse_langgloss(t) for _, t in pairs]
@@ -440,18 +424,14 @@ class PromptToLangGloss(nn.Module):
             languages=vocab.languages,
             lowercase=lowercase,
         )
-        cfg = TextSeq2SeqConfig(tok.vocab_size, vocab.vocab_size, **config)
-        return cls(
-            tok,
-            vocab,
-            cfg,
-            gloss_languages=gloss_languages,
-            tag_every_token=tag_every_token,
-            mode=mode,
-            max_len=max_len,
-            registry=registry,
-            templates=templates,
-        )
+        keyword_only = [
+            name
+            for name, param in inspect.signature(cls.__init__).parameters.items()
+            if param.kind is param.KEYWORD_ONLY
+        ]
+        init = {name: options.pop(name) for name in keyword_only if name in options}
+        config = TextSeq2SeqConfig(tok.vocab_size, vocab.vocab_size, **options)
+        return cls(tok, vocab, config, **init)
 
     def settings(self) -> dict[str, Any]:
         """JSON-able settings besides weights and tokenizers (for the checkpoint's config.json)."""
@@ -537,14 +517,7 @@ class PromptToLangGloss(nn.Module):
         opt = torch.optim.AdamW(
             self.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=weight_decay
         )
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            frac = (step - warmup) / max(steps - warmup, 1)
-            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warmup, steps))
         losses = []
         n = src.shape[0]
         for _ in range(steps):
@@ -648,6 +621,14 @@ class PromptToLangGloss(nn.Module):
         return langs[li], words
 
 
+def _check_config(config: Any, of: str, **expected: int) -> None:
+    """Refuse a model config built for other tokenizers: its ids would silently mean other
+    tokens. `expected`: config field -> the value the tokenizers give it."""
+    have, want = tuple(getattr(config, k) for k in expected), tuple(expected.values())
+    if have != want:
+        raise UsageError(f"config {'/'.join(expected)} {have} != {of} {want}")
+
+
 def _check_mode(mode: str) -> str:
     if mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -669,11 +650,7 @@ class SharedPoseModel(nn.Module):
         tag_every_token: bool = False,
     ) -> None:
         super().__init__()
-        if config.vocab_size != vocab.vocab_size or config.pad_id != vocab.pad_id:
-            raise UsageError(
-                f"config vocab_size/pad_id ({config.vocab_size}, {config.pad_id}) != "
-                f"vocabulary ({vocab.vocab_size}, {vocab.pad_id})"
-            )
+        _check_config(config, "vocabulary", vocab_size=vocab.vocab_size, pad_id=vocab.pad_id)
         self.vocab = vocab
         self.tag_every_token = tag_every_token
         self.model = ProgressiveTransformer(config)
@@ -749,18 +726,11 @@ def prompts_to_poses(
 
 
 def prompt_to_pose(
-    prompt: str,
-    text_model: PromptToLangGloss,
-    pose_model: SharedPoseModel,
-    *,
-    language: str | None = None,
-    mode: str | None = None,
-    max_frames: int = 300,
+    prompt: str, text_model: PromptToLangGloss, pose_model: SharedPoseModel, **options: Any
 ) -> tuple[str, list[str], Tensor]:
-    """One prompt -> (language code, LangGloss words, frames (T, joints, 3))."""
-    return prompts_to_poses(
-        [prompt], text_model, pose_model, language=language, mode=mode, max_frames=max_frames
-    )[0]
+    """One prompt -> (language code, LangGloss words, frames (T, joints, 3)); `options` are those
+    of `prompts_to_poses` (language, mode, max_frames)."""
+    return prompts_to_poses([prompt], text_model, pose_model, **options)[0]
 
 
 __all__ = [

@@ -21,10 +21,8 @@ Greedy CTC decoding (collapse repeats, drop blanks) is enough here: a letter is 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -33,11 +31,11 @@ from torch import Tensor, nn
 
 from ..errors import UsageError
 from ..skeleton import Skeleton, get_skeleton
-from .core import Dims, Encoder
+from .core import ConfigDict, Dims, Encoder
 
 
 @dataclass
-class RecognizerConfig:
+class RecognizerConfig(ConfigDict):
     """Shapes of the reader; `vocab` and `languages` travel with the checkpoint."""
 
     vocab: list[str] = field(default_factory=list)  # characters; CTC blank is index 0, not listed
@@ -94,17 +92,6 @@ class RecognizerConfig:
     @property
     def input_dim(self) -> int:
         return feature_dim(get_skeleton(self.skeleton))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RecognizerConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise UsageError(f"unknown recognizer config field(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ import numpy as np
 from ..errors import DataError, UsageError
 from ..fileio import atomic_write
 from ..pose import Pose
-from ..skeleton import LEFT_SHOULDER, RIGHT_SHOULDER, Skeleton
+from ..skeleton import LEFT_SHOULDER, RIGHT_SHOULDER, Skeleton, median_parent_distances
 
 SHOULDER_WIDTH_CM = 38.0
 ROOT_NAME = "root"
@@ -223,15 +223,7 @@ def _median_lengths(
 ) -> np.ndarray:
     """(j,) median length from each joint's point parent, with fallbacks (see module)."""
     n = sk.num_joints
-    length = np.full(n, np.nan)
-    for j in range(n):
-        p = point_parent[j]
-        if p < 0:
-            length[j] = 0.0
-            continue
-        ok = mask[:, j] & mask[:, p]
-        if ok.any():
-            length[j] = float(np.median(np.linalg.norm(pts[ok, j] - pts[ok, p], axis=-1)))
+    length = median_parent_distances(pts, mask, [point_parent[j] for j in range(n)])
     mirror = sk.mirror
     for j in range(n):
         if np.isnan(length[j]) and not np.isnan(length[mirror[j]]):
@@ -534,20 +526,25 @@ def read_bvh(path: str | Path) -> BvhData:
         raise DataError("no MOTION section", path)
     if stack or not names:
         raise fail("HIERARCHY is incomplete (unbalanced braces or no joints)")
+    frames, frame_time = _read_motion(lines, i + 1, sum(len(c) for c in channels), path)
+    return BvhData(names, parents, np.asarray(offsets, np.float64), channels, frames, frame_time)
+
+
+def _read_motion(lines: list[str], i: int, width: int, path: Path) -> tuple[np.ndarray, float]:
+    """The MOTION section from line index `i` (just after MOTION): frames (t, width), one value
+    per channel, and the frame time in seconds."""
     header: dict[str, str] = {}
-    i += 1
     for key in ("Frames:", "Frame Time:"):
         while i < len(lines) and not lines[i].strip():
             i += 1
         if i >= len(lines) or not lines[i].strip().startswith(key):
-            raise fail(f"expected '{key}'")
+            raise DataError(f"expected '{key}'", path, line=i + 1)
         header[key] = lines[i].strip()[len(key) :].strip()
         i += 1
     try:
         n_frames, frame_time = int(header["Frames:"]), float(header["Frame Time:"])
     except ValueError:
         raise DataError("Frames / Frame Time are not numbers", path) from None
-    width = sum(len(c) for c in channels)
     rows = [ln for ln in lines[i:] if ln.strip()]
     if len(rows) != n_frames:
         raise DataError(f"header says {n_frames} frames, file has {len(rows)}", path)
@@ -558,7 +555,7 @@ def read_bvh(path: str | Path) -> BvhData:
     frames = frames.reshape(n_frames, -1) if n_frames else np.zeros((0, width))
     if frames.shape[1] != width:
         raise DataError(f"each frame needs {width} values, found {frames.shape[1]}", path)
-    return BvhData(names, parents, np.asarray(offsets, np.float64), channels, frames, frame_time)
+    return frames, frame_time
 
 
 def bvh_forward_kinematics(bvh: BvhData) -> np.ndarray:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
+from functools import partial
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,17 @@ def offline_assets() -> Path | None:
     return None
 
 
+def _asset_page(app: FastAPI, path: str, render: Callable[..., HTMLResponse], **files: str) -> None:
+    """GET `path` (not in the schema): `render(openapi_url=..., <key>=<asset URL>, ...)` for the
+    asset `files`, every URL under the request's root_path so the page works behind a proxy."""
+
+    @app.get(path, include_in_schema=False)
+    async def page(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        urls = {key: f"{root}{ASSETS_URL}/{name}" for key, name in files.items()}
+        return render(openapi_url=f"{root}{app.openapi_url}", **urls)
+
+
 def add_docs(app: FastAPI) -> str:
     """Add /docs and /redoc to an app made with docs_url=None, redoc_url=None; returns which
     kind: "swagger" (interactive, files from fastapi-offline) or "static" (our own page)."""
@@ -45,30 +58,22 @@ def add_docs(app: FastAPI) -> str:
     if assets is not None:
         app.mount(ASSETS_URL, StaticFiles(directory=assets), name="docs-assets")
 
-        @app.get("/docs", include_in_schema=False)
-        async def swagger(request: Request) -> HTMLResponse:
-            root = request.scope.get("root_path", "")
-            return get_swagger_ui_html(
-                openapi_url=f"{root}{app.openapi_url}",
-                title=title,
-                swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-                swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-                swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-                # no validator badge: it would send the schema to validator.swagger.io
-                swagger_ui_parameters={"validatorUrl": None},
-            )
-
-        @app.get("/redoc", include_in_schema=False)
-        async def redoc(request: Request) -> HTMLResponse:
-            root = request.scope.get("root_path", "")
-            return get_redoc_html(
-                openapi_url=f"{root}{app.openapi_url}",
-                title=title,
-                redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-                redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-                with_google_fonts=False,
-            )
-
+        _asset_page(
+            app,
+            "/docs",
+            # no validator badge: it would send the schema to validator.swagger.io
+            partial(get_swagger_ui_html, title=title, swagger_ui_parameters={"validatorUrl": None}),
+            swagger_js_url="swagger-ui-bundle.js",
+            swagger_css_url="swagger-ui.css",
+            swagger_favicon_url="favicon.png",
+        )
+        _asset_page(
+            app,
+            "/redoc",
+            partial(get_redoc_html, title=title, with_google_fonts=False),
+            redoc_js_url="redoc.standalone.js",
+            redoc_favicon_url="favicon.png",
+        )
         return "swagger"
 
     @app.get("/docs", include_in_schema=False)

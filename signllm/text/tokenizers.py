@@ -936,6 +936,22 @@ TOKENIZER_TYPES: dict[str, Any] = {
 }
 
 
+def learn_tokenizer(
+    type_name: str, texts: Iterable[Any], languages: Sequence[str] = (), vocab_size: int = 8000
+) -> Tokenizer:
+    """A tokenizer of a `TOKENIZER_TYPES` type learned from `texts` with that type's defaults:
+    sentencepiece ("subword", `vocab_size` pieces) or a counted vocabulary (the others; the
+    lang_* types count (language, text) pairs). The one place a type name becomes a tokenizer."""
+    cls = TOKENIZER_TYPES.get(type_name)
+    if cls is None:
+        raise UsageError(
+            f"tokenizer type must be one of {', '.join(TOKENIZER_TYPES)}, got {type_name!r}"
+        )
+    if cls is SubwordTokenizer:
+        return SubwordTokenizer.train(texts, vocab_size, languages=languages)
+    return cls.build(texts, languages=languages)
+
+
 def _read_json(path: str | Path) -> dict[str, Any]:
     from ..safeio import read_json  # depth, UTF-8 and NaN checks, each a DataError
 

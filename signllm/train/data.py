@@ -63,16 +63,7 @@ from ..errors import DataError, UsageError
 from ..models.core import pad_sequences
 from ..models.prompt2langgloss import text_words
 from ..skeleton import get_skeleton
-from ..text.tokenizers import (
-    CharVocab,
-    LangCharVocab,
-    LangWordVocab,
-    SubwordTokenizer,
-    Tokenizer,
-    WordVocab,
-    split_words,
-    tokenizer_from_dict,
-)
+from ..text.tokenizers import Tokenizer, learn_tokenizer, split_words, tokenizer_from_dict
 
 INPUT_KINDS = ("char", "langchar", "gloss", "text", "subword", "langgloss")
 PROMPT_KINDS = ("langchar", "langgloss")  # the language-tagged kinds of mode prompt
@@ -158,8 +149,8 @@ def build_tokenizers(
             for code in languages
             for r in store.iter_rows(split=split, language=code)
         )
-        builder = LangCharVocab if kind == "langchar" else LangWordVocab
-        vocab = builder.build(items, languages=sorted(languages))
+        type_name = "lang_char" if kind == "langchar" else "lang_word"
+        vocab = learn_tokenizer(type_name, items, languages=sorted(languages))
         return dict.fromkeys(languages, vocab)
     out: dict[str, Tokenizer] = {}
     for code in languages:
@@ -168,12 +159,8 @@ def build_tokenizers(
             input_text(r.get("text", ""), r.get("gloss", ""), kind)
             for r in store.iter_rows(split=split, language=code)
         )
-        if kind == "subword":
-            out[code] = SubwordTokenizer.train(texts, subword_vocab_size, languages=[code])
-        elif kind == "char":
-            out[code] = CharVocab.build(texts, languages=[code])
-        else:
-            out[code] = WordVocab.build(texts, languages=[code])
+        type_name = kind if kind in ("subword", "char") else "word"  # gloss and text: words
+        out[code] = learn_tokenizer(type_name, texts, [code], subword_vocab_size)
     return out
 
 

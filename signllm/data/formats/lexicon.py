@@ -49,15 +49,18 @@ def is_lexicon_folder(path: Path) -> bool:
     return path.is_dir() and (path / INDEX).is_file()
 
 
-def _ms(value: str, index: Path, lineno: int, name: str) -> float:
-    if value.strip() == "":
+def parse_ms(value: str | None, index: Path, line: int, field: str) -> float:
+    """An index.csv `start`/`end` cell as milliseconds (empty or missing = 0), or a DataError
+    naming the file, line and column: the one reading of these cells for every lexicon reader."""
+    text = (value or "").strip()
+    if not text:
         return 0.0
     try:
-        v = float(value)
+        v = float(text)
     except ValueError:
-        raise DataError(f"{value!r} is not a number of milliseconds", index, lineno, name) from None
+        raise DataError(f"{text!r} is not a number of milliseconds", index, line, field) from None
     if not (math.isfinite(v) and v >= 0):
-        raise DataError(f"{value!r} must be >= 0", index, lineno, name)
+        raise DataError(f"{text!r} must be a finite number >= 0", index, line, field)
     return v
 
 
@@ -111,8 +114,8 @@ def iter_lexicon_entries(
         target = inside(folder, rel, index, lineno, "path", allow_outside)
         if not target.is_file():
             raise DataError(f"file {rel!r} does not exist", index, lineno, "path")
-        start = _ms(row.get("start", ""), index, lineno, "start")
-        end = _ms(row.get("end", ""), index, lineno, "end")
+        start = parse_ms(row.get("start"), index, lineno, "start")
+        end = parse_ms(row.get("end"), index, lineno, "end")
         if end and end <= start:
             raise DataError(f"end {end} <= start {start}", index, lineno, "end")
         lang = row["signed_language"].strip()
