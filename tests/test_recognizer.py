@@ -22,6 +22,7 @@ from signllm.eval.recognizer import (
     join_clips,
     load_reader,
     mean_clip_pose,
+    observed_joints,
     reference_letters,
     save_reader,
     score_by_language,
@@ -33,7 +34,6 @@ from signllm.models.recognizer import (
     ctc_greedy,
     decode_ids,
     encode_letters,
-    observed_joints,
     pose_features,
 )
 from signllm.pose import Pose, PoseMeta

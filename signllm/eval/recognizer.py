@@ -49,7 +49,6 @@ from ..models.recognizer import (
     ctc_greedy,
     decode_ids,
     encode_letters,
-    observed_joints,
 )
 from ..pose import Pose
 from ..skeleton import get_skeleton
@@ -318,6 +317,27 @@ def score_by_language(
     }
     out["all"] = stats(range(len(refs)))
     return out
+
+
+def observed_joints(
+    masks: Sequence[np.ndarray],
+    languages: Sequence[str],
+    skeleton: str,
+    min_share: float = 0.01,
+) -> dict[str, list[str]]:
+    """Per language, the joint names seen in >= `min_share` of its frames ((t, J) bool masks)."""
+    sk = get_skeleton(skeleton)
+    seen: dict[str, np.ndarray] = {}
+    frames: dict[str, int] = {}
+    for m, code in zip(masks, languages, strict=True):
+        m = np.asarray(m, bool)
+        seen[code] = seen.get(code, np.zeros(sk.num_joints)) + m.sum(0)
+        frames[code] = frames.get(code, 0) + len(m)
+    return {
+        code: [n for n, k in zip(sk.joints, seen[code], strict=True)
+               if k >= min_share * max(frames[code], 1)]
+        for code in sorted(seen)
+    }  # fmt: skip
 
 
 def mean_clip_pose(clips: Sequence[Clip]) -> tuple[np.ndarray, np.ndarray]:

@@ -126,27 +126,6 @@ def feature_dim(sk: Skeleton) -> int:
     return len(lay.body) * 3 + sum(len(h) for h in lay.hands) * 3 + 2 * 3 + len(lay.body) + 2
 
 
-def observed_joints(
-    masks: Sequence[np.ndarray],
-    languages: Sequence[str],
-    skeleton: str,
-    min_share: float = 0.01,
-) -> dict[str, list[str]]:
-    """Per language, the joint names seen in >= `min_share` of its frames ((t, J) bool masks)."""
-    sk = get_skeleton(skeleton)
-    seen: dict[str, np.ndarray] = {}
-    frames: dict[str, int] = {}
-    for m, code in zip(masks, languages, strict=True):
-        m = np.asarray(m, bool)
-        seen[code] = seen.get(code, np.zeros(sk.num_joints)) + m.sum(0)
-        frames[code] = frames.get(code, 0) + len(m)
-    return {
-        code: [n for n, k in zip(sk.joints, seen[code], strict=True)
-               if k >= min_share * max(frames[code], 1)]
-        for code in sorted(seen)
-    }  # fmt: skip
-
-
 def _masked_mean(v: Tensor, m: Tensor, dims: tuple[int, ...]) -> Tensor:
     m = m.to(v.dtype)
     return (v * m).sum(dims) / m.sum(dims).clamp_min(1.0)
