@@ -624,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", default="runs/results", help="folder for the store and all runs")
     p.add_argument("--data", help="store directory (default RUNS/demo_store; built if missing)")
     p.add_argument("--docs", default="docs", help="where results.md and results.json go")
-    p.add_argument("--size", default="tiny", help="SignLLM model preset")
+    p.add_argument("--size", default="small", help="SignLLM model preset")
     p.add_argument("--steps", type=int, default=3000, help="training steps of every model")
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     p.add_argument("--batch-size", type=int, default=16)

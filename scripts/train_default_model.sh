@@ -25,7 +25,7 @@ DEST=${DEST:-signllm/assets/models/default}
 
 [ -n "${SKIP_DATA:-}" ] || "$PY" -m signllm data demo -o "$DATA" --workers 2
 # SETS: extra `--set KEY=VALUE` overrides, space-separated (the shipped model's are below)
-SETS=${SETS:-model.hand_weight=3}
+SETS=${SETS:-}
 common=(--data "$DATA" --size tiny --steps "$STEPS" --batch-size 16 --lr 1e-3
         --checkpoint-every 500 --seed 0 --device "$DEVICE" --no-progress)
 for kv in $SETS; do common+=(--set "$kv"); done

@@ -71,7 +71,6 @@ from .core import (
     count_parameters,
     eval_mode,
     scale_residual_init,
-    sinusoidal,
     sinusoidal_range,
 )
 from .kinematic import KinematicHead
@@ -114,13 +113,6 @@ class ProgressiveConfig(ConfigDict):
     # (kinematic head only, which knows the data's units). Finger shapes are a few hundredths of
     # a shoulder width, so a plain coordinate MSE all but ignores them; fingerspelling is in them.
     hand_weight: float = 0.0
-    # Progress code: > 0 adds a sinusoidal code of *relative* position to both sides, token n of
-    # N at (n + 0.5) / N and the decoder at its input counter, each times this scale. With
-    # absolute positions alone the decoder knows "40% through the clip" but must work out which
-    # of N tokens that is (a product with N that dot-product attention cannot form), so it
-    # attends to all letters at once and their handshapes average; with the same code on both
-    # sides, "which letter now" is a match of codes. 0 = off (older models).
-    progress_code: float = 0.0
 
     def __post_init__(self) -> None:
         if self.pose_dim <= 0 or self.pose_dim % 3:
@@ -142,8 +134,6 @@ class ProgressiveConfig(ConfigDict):
             raise UsageError(f"pose_input must be previous or counter, got {self.pose_input!r}")
         if self.hand_weight < 0:
             raise UsageError(f"hand_weight must be >= 0, got {self.hand_weight}")
-        if self.progress_code < 0:
-            raise UsageError(f"progress_code must be >= 0, got {self.progress_code}")
         if self.counter_loss not in ("bce", "mse"):
             raise UsageError(f"counter_loss must be bce or mse, got {self.counter_loss!r}")
         if self.noise_std < 0:
@@ -269,17 +259,6 @@ class ProgressiveTransformer(nn.Module):
             return (self.enc_pos if which == "token" else self.dec_pos)(positions)
         return sinusoidal_range(start, t, self.config.d_model, device)
 
-    def _progress(self, fraction: Tensor) -> Tensor:
-        """Relative positions in [0, 1] (...,) -> their sinusoidal code (..., d)."""
-        code = sinusoidal(fraction.reshape(-1) * self.config.progress_code, self.config.d_model)
-        return code.reshape(*fraction.shape, -1).to(self.tok_emb.weight.dtype)
-
-    def _token_progress(self, mask: Tensor) -> Tensor:
-        """Token n of a sequence's N real tokens sits at (n + 0.5) / N: (b, s) -> (b, s, d)."""
-        n = mask.sum(1, keepdim=True).clamp(min=1)  # (b, 1)
-        index = torch.cumsum(mask.long(), 1) - 1  # (b, s), real tokens 0..N-1
-        return self._progress((index.float() + 0.5) / n) * mask[..., None]
-
     def _token_mask(self, tokens: Tensor, token_mask: Tensor | None) -> Tensor:
         if tokens.dim() != 2:
             raise UsageError(f"tokens must be (batch, seq), got {tuple(tokens.shape)}")
@@ -294,8 +273,6 @@ class ProgressiveTransformer(nn.Module):
         """Tokens (b, s) -> memory (b, s, d) and its mask (b, s), True = real token."""
         mask = self._token_mask(tokens, token_mask)
         x = self.tok_emb(tokens) + self._pos("token", 0, tokens.shape[1], tokens.device)
-        if self.config.progress_code > 0:
-            x = x + self._token_progress(mask)
         x = self.drop(x)  # (b, s, d)
         return self.enc_ln(self.enc_layers(x, mask)), mask
 
@@ -319,8 +296,6 @@ class ProgressiveTransformer(nn.Module):
         if self.config.pose_input == "counter":  # the decoder reads progress, not poses
             frames_in = torch.cat([torch.zeros_like(frames_in[..., :-1]), frames_in[..., -1:]], -1)
         x = self.frame_in(frames_in) + self._pos("frame", start, t, frames_in.device)
-        if self.config.progress_code > 0:
-            x = x + self._progress(frames_in[..., -1])
         x = self.drop(x)  # (b, t, d)
         return self.dec_ln(self.dec_layers(x, memory_kv, memory_mask, caches))
 
@@ -604,8 +579,6 @@ class ProgressiveTransformer(nn.Module):
             if step >= n_pos:
                 self._pos("frame", step, 1, dev)  # raises: past the learned positions
             x = self.frame_in(frame[:, None])[:, 0].add_(pos[step])  # (b, d); hooks see (b, 1, f)
-            if cfg.progress_code > 0:
-                x = x + self._progress(frame[:, -1])
             y = F.layer_norm(stepper(x), ln.normalized_shape, ln.weight, ln.bias, ln.eps)
             out = torch.addmm(b_out, y, w_out)  # (b, rows + 1): pose (or FK parameters), logit
             pose = normalise(out[:, :rows])  # (b, p)
