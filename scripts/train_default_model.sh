@@ -2,7 +2,7 @@
 # Reproduce the default model shipped in signllm/assets/models/default from the bundled data.
 #   bash scripts/train_default_model.sh                  # ~1 h on 2 CPU cores, minutes on a GPU
 #   STEPS=30 bash scripts/train_default_model.sh         # a toy run: every knob is honoured
-# Knobs (environment): STEPS (pose models), SETS (model overrides), TEXT_STEPS (prompt -> gloss text model, default
+# Knobs (environment): STEPS (pose models), SIZE (pose model preset, default small), SETS (model overrides), TEXT_STEPS (prompt -> gloss text model, default
 # STEPS), LANGS (MLSF groups), PROMPT_LANGS (the shared Prompt2LangGloss model: all 20 languages
 # by default, one small model), DEVICE, DATA, RUNS, READER (a `signllm train-reader` checkpoint:
 # the card then reports fingerspelling read back), SKIP_DATA=1 (DATA is already built),
@@ -17,6 +17,7 @@ PY=${SIGNLLM_PYTHON:-.venv/bin/python}
 DATA=${DATA:-data/demo}
 RUNS=${RUNS:-runs/default}
 STEPS=${STEPS:-3000}
+SIZE=${SIZE:-small}
 TEXT_STEPS=${TEXT_STEPS:-$STEPS}
 LANGS=${LANGS:-gsg,ase,sgg}
 PROMPT_LANGS=${PROMPT_LANGS:-all}
@@ -26,7 +27,7 @@ DEST=${DEST:-signllm/assets/models/default}
 [ -n "${SKIP_DATA:-}" ] || "$PY" -m signllm data demo -o "$DATA" --workers 2
 # SETS: extra `--set KEY=VALUE` overrides, space-separated (the shipped model's are below)
 SETS=${SETS:-}
-common=(--data "$DATA" --size tiny --steps "$STEPS" --batch-size 16 --lr 1e-3
+common=(--data "$DATA" --size "$SIZE" --steps "$STEPS" --batch-size 16 --lr 1e-3
         --checkpoint-every 500 --seed 0 --device "$DEVICE" --no-progress)
 for kv in $SETS; do common+=(--set "$kv"); done
 # the three trainings are independent: run them side by side, one thread each
@@ -57,7 +58,7 @@ cp -r "$RUNS/prompt_text" "$NEW/prompt_text"
 rm -f "$NEW/prompt_text/trainer_state.pt"
 "$PY" scripts/default_model_card.py "$NEW" --data "$DATA" --languages "$LANGS" \
   ${READER:+--reader "$READER"} --device "$DEVICE" \
-  --command "STEPS=$STEPS TEXT_STEPS=$TEXT_STEPS LANGS=$LANGS PROMPT_LANGS=$PROMPT_LANGS SETS='$SETS' bash scripts/train_default_model.sh"
+  --command "STEPS=$STEPS SIZE=$SIZE TEXT_STEPS=$TEXT_STEPS LANGS=$LANGS PROMPT_LANGS=$PROMPT_LANGS SETS='$SETS' bash scripts/train_default_model.sh"
 rm -rf "$DEST.old"
 [ -d "$DEST" ] && mv "$DEST" "$DEST.old"
 mv "$NEW" "$DEST" && rm -rf "$DEST.old"
