@@ -25,7 +25,7 @@ DEVICE=${DEVICE:-auto}
 DEST=${DEST:-signllm/assets/models/default}
 
 [ -n "${SKIP_DATA:-}" ] || "$PY" -m signllm data demo -o "$DATA" --workers 2
-# SETS: extra `--set KEY=VALUE` overrides, space-separated (the shipped model's are below)
+# SETS: extra `--set KEY=VALUE` overrides, space-separated (none by default; the shipped card names its own)
 SETS=${SETS:-}
 common=(--data "$DATA" --size "$SIZE" --steps "$STEPS" --batch-size 16 --lr 1e-3
         --checkpoint-every 500 --seed 0 --device "$DEVICE" --no-progress)
