@@ -72,7 +72,7 @@ class ModelOptions:
     # a body by construction (models/kinematic.py): fixed bone lengths fitted on the train split
     output_head: str | None = "kinematic"
     pose_input: str | None = "counter"  # no exposure bias (see ProgressiveConfig.pose_input)
-    hand_weight: float | None = 30.0  # held-out ASL spelling (tiny, 3000 steps): 0.84 at 30, 0.82 at 3
+    hand_weight: float | None = 30.0  # held-out ASL spelling, tiny: 0.84 at 30, 0.82 at 3
 
     def overrides(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
