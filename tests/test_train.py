@@ -288,6 +288,29 @@ def test_plc_sampling_and_skipping_run_and_resume_state(store_dir: Path, tmp_pat
     assert state["sampler"]["count"].sum() > 0 and state["skipper"]["steps"] == 6
 
 
+def test_plc_with_language_batches_draws_one_language_per_batch(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    """PLC's priority draw used to mix languages, so every MLSF step ran every group: steps
+    several times slower, and groups updated more often than without PLC."""
+    import signllm.train.distributed as D
+    from signllm.train.trainer import Trainer
+
+    cfg = tiny(store_dir, tmp_path / "plcl", steps=4, languages=["gsg", "ase"], batch_size=2)
+    cfg.plc.eta = 1.0
+    t = Trainer(cfg.validate(), D.setup("cpu"))
+    langs = np.array([t.index.language(i) for i in range(len(t.index))])
+    seen = []
+    for _ in range(3 * len(t.index)):  # several PLC epochs
+        idx, epochs = t._next_global()
+        assert epochs is not None and len(set(epochs.tolist())) == 1
+        assert len(set(langs[idx].tolist())) == 1 and 1 <= len(idx) <= 2
+        seen.append(langs[idx][0])
+    assert set(seen) == {"gsg", "ase"}
+    assert t.plc_pos["epoch"] >= 2
+    train(cfg)  # and it trains, with PLC's updates going to the group that ran
+
+
 def test_unknown_language_and_subword_inputs(store_dir: Path, tmp_path: Path) -> None:
     from signllm.errors import DataError
 

@@ -675,12 +675,16 @@ class BatchPlan:
     def group_batches(self, epoch: int) -> list[np.ndarray]:
         """Batches of `batch_size` clips of one group each (the last of a group may be smaller),
         in shuffled order; every clip once per epoch."""
+        return self.split_by_group(self._perm(epoch), epoch)
+
+    def split_by_group(self, order: np.ndarray, epoch: int) -> list[np.ndarray]:
+        """`order` (clip indices, repeats allowed: a PLC draw) cut into batches of one group
+        each, keeping each group's order; the batches shuffled by (seed, epoch)."""
         assert self.groups is not None
         rng = np.random.default_rng([self.seed, epoch, 2])
-        perm = self._perm(epoch)
         batches: list[np.ndarray] = []
         for g in np.unique(self.groups):
-            idx = perm[self.groups[perm] == g]
+            idx = order[self.groups[order] == g]
             mine = [idx[k : k + self.batch_size] for k in range(0, len(idx), self.batch_size)]
             if len(mine) > 1 and len(mine[-1]) < self.min_batch:
                 last = mine.pop()

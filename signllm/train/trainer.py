@@ -585,6 +585,7 @@ class Trainer:
             else None
         )
         self.plc_pos = {"epoch": 0, "pos": 0}
+        self._plc_batches: tuple[int, list[np.ndarray]] | None = None  # (epoch, its batches)
         self.skipper = (
             BatchSkipper(
                 p.threshold,
@@ -695,6 +696,8 @@ class Trainer:
         """The next global batch (clip indices) and, under PLC sampling, each clip's epoch."""
         if self.sampler is None:
             return self.plan.next(), None
+        if self.plan.groups is not None:  # MLSF language batches: one group per PLC batch
+            return self._next_grouped()
         need, parts, epochs = self.cfg.batch_size, [], []
         e, pos = self.plc_pos["epoch"], self.plc_pos["pos"]
         while need:
@@ -710,6 +713,26 @@ class Trainer:
                 e, pos = e + 1, 0
         self.plc_pos = {"epoch": e, "pos": pos}
         return np.concatenate(parts), np.concatenate(epochs)
+
+    def _next_grouped(self) -> tuple[np.ndarray, np.ndarray]:
+        """PLC with language batches: each epoch's priority draw cut into one-language batches
+        (`BatchPlan.split_by_group`), so a step runs one MLSF group, as without PLC; a language
+        gets steps in proportion to its clips' draws. `plc_pos["pos"]` counts batches here."""
+        assert self.sampler is not None
+        e, pos = self.plc_pos["epoch"], self.plc_pos["pos"]
+        while True:
+            if pos == 0:
+                self.sampler.set_epoch(e)
+            if self._plc_batches is None or self._plc_batches[0] != e:
+                draw = self.sampler.draw(e).numpy()
+                self._plc_batches = (e, self.plan.split_by_group(draw, e))
+            batches = self._plc_batches[1]
+            if pos < len(batches):
+                break
+            e, pos = e + 1, 0
+        self.plc_pos = {"epoch": e, "pos": pos + 1}
+        out = batches[pos]
+        return out, np.full(len(out), e)
 
     # -- one step ----------------------------------------------------------------------------
 
