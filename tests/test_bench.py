@@ -107,3 +107,18 @@ def test_train_bench_refuses_a_step_that_trains_fewer_frames() -> None:
     batches = mod.memory_batches(2)
     with pytest.raises(AssertionError, match="the batch has"):
         mod.time_steps(lambda batch: int(batch[2].sum()) - 1, batches, warmup=1)
+
+
+def test_threads_bench_toy(capsys: pytest.CaptureFixture[str]) -> None:
+    mod = bench("threads")
+    before = torch.get_num_threads()
+    try:
+        report = mod.main(["--sizes", "tiny", "--threads", "1,2", "--steps", "1", "--rounds", "1"])
+    finally:
+        torch.set_num_threads(before)
+    assert report == last_json(capsys)
+    row = report["measured"]["steps_per_s"]["tiny"]
+    assert row["1"] > 0 and row["2"] > 0 and row["speedup_max_vs_1"] > 0
+    runs = report["measured"]["runs"]
+    assert runs["tiny@1"]["frames_per_run"] == report["settings"]["frames_per_run"] > 0
+    assert report["rule_today"]["tiny"] == 1
