@@ -4,8 +4,9 @@ Why: `signllm.train.runtime.default_threads` picks the thread count for train, t
 benches. Its rule came from a busy machine (load 5 to 9, no idle core); this bench measures the
 same trade on whatever machine runs it, interleaved (every size x thread count once per round,
 so a neighbour's burst hits all alike), with the load beside every figure. Steps are the real
-model's loss + backward + clip + AdamW on in-memory batches shaped like PHOENIX runs (8 clips of
-120..180 frames, 12 tokens), so data loading does not blur the thread effect.
+model's loss + backward + clip + AdamW on in-memory batches (default: shaped like PHOENIX runs,
+8 clips of 120..180 frames, 12 tokens; `--batch 16 --frames 20,80` is the demo corpus's letter
+words), so data loading does not blur the thread effect.
 
     .venv/bin/python bench/threads.py                          # tiny, small, pt-base; 1 and 2
     .venv/bin/python bench/threads.py --sizes tiny --threads 1,2 --steps 2 --rounds 1   # toy
@@ -57,10 +58,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
     ap.add_argument("--steps", type=int, default=4, help="optimizer steps per timed run")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median reported)")
+    ap.add_argument("--batch", type=int, default=8, help="clips per batch")
+    ap.add_argument("--frames", default="120,180", help="clip length range LO,HI (frames)")
     args = ap.parse_args(argv)
     sizes = [s for s in args.sizes.split(",") if s]
     counts = [int(t) for t in args.threads.split(",") if t]
-    batches = memory_batches(args.steps)
+    lo, hi = (int(x) for x in args.frames.split(","))
+    batches = memory_batches(args.steps, args.batch, lengths_in=(lo, hi))
     frames = int(sum(int(b[2].sum()) for b in batches))
     contenders, params = [], {}
     for size in sizes:
@@ -84,7 +88,12 @@ def main(argv: list[str] | None = None) -> dict:
             "runs": res,
             "params_m": {s: round(p / 1e6, 2) for s, p in params.items()},
         },
-        "settings": {"steps": args.steps, "rounds": args.rounds, "frames_per_run": frames},
+        "settings": {
+            "steps": args.steps,
+            "rounds": args.rounds,
+            "batch": f"{args.batch} clips x {lo}..{hi} frames",
+            "frames_per_run": frames,
+        },
         "rule_today": {s: default_threads(p) for s, p in params.items()},
         "machine_before": before,
         "machine": machine(),

@@ -192,12 +192,15 @@ def write_store(path: Path, n: int, seed: int = 0) -> int:
     return frames
 
 
-def memory_batches(n_batches: int, b: int = 8, vocab: int = 404) -> list[tuple]:
-    """In-memory batches of the same shape: tokens (b, s), frames (b, t, 151), mask (b, t)."""
+def memory_batches(
+    n_batches: int, b: int = 8, vocab: int = 404, lengths_in: tuple[int, int] = (120, 180)
+) -> list[tuple]:
+    """In-memory batches of the same shape: tokens (b, s), frames (b, t, 151), mask (b, t);
+    clip lengths uniform in `lengths_in` (inclusive)."""
     g = torch.Generator().manual_seed(0)
     out = []
     for _ in range(n_batches):
-        lengths = torch.randint(120, 181, (b,), generator=g)
+        lengths = torch.randint(lengths_in[0], lengths_in[1] + 1, (b,), generator=g)
         t = int(lengths.max())
         fmask = torch.arange(t)[None] < lengths[:, None]
         frames = torch.randn(b, t, 151, generator=g) * fmask[..., None]

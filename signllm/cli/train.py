@@ -39,7 +39,7 @@ _HELP = {
     "progress": "progress bar on a terminal (else, or with --no-progress: log lines)",
 }
 
-THREADS_HELP = "torch CPU threads (default: 1 for small models, more for big ones on idle cores)"
+THREADS_HELP = "torch CPU threads (default: OMP_NUM_THREADS, else one per idle core, at most 4)"
 
 
 def _log_to_stderr() -> None:

@@ -1,14 +1,16 @@
 """How a training process uses the machine: CPU threads, and progress when no bar is drawn.
 
-Threads. torch's default (one thread per core) is the worst choice for the small models this
-project trains on CPU: a tiny model's matrices are too small to split, so extra threads only
-spin and wait, and on a shared machine they fight other processes (measured 5.6 s/step with the
-default vs 0.15 s/step on one thread for `train --size tiny` on a busy 2-core machine; see the
-figures in `default_threads`). The rule: one thread for models under `SMALL_MODEL_PARAMS`
-(tiny); bigger ones (pt-base and up) get the idle cores, at most `MAX_AUTO_THREADS` (the
-1-minute load average says how many cores others keep busy). `--threads N` on
-train, train-bt, train-prompt and the benches overrides it. Under torchrun every rank takes its
-share of the cores.
+Threads. torch's default (one thread per core) is the worst choice on a shared machine: threads
+that wait for a busy core stall every step. Measured with `bench/threads.py` on a 2-core machine
+(training steps/s, 2 threads vs 1; PHOENIX-shaped and demo-shaped batches alike):
+    idle machine (load < 1)          tiny 1.41-1.47x  small 1.52-1.55x  pt-base 1.86x
+    one core busy with another job   tiny 0.13x       small 0.14x       pt-base 0.43x
+So a thread per *idle* core pays at every model size, and a thread on a busy core costs far
+more than it could gain. The rule (`default_threads`): `OMP_NUM_THREADS` when set (a launcher or
+a script that runs jobs side by side has decided); else the idle cores, counted cautiously (the
+busier of the 1-minute load average and a 0.2 s sample of /proc/stat), shared between torchrun
+ranks, between 1 and `MAX_AUTO_THREADS`. `--threads N` on train, train-bt, train-prompt and the
+benches overrides it.
 
 Progress. With a bar (`progress` on and stderr a terminal) tqdm draws it; otherwise (a log
 file, CI, `--no-progress`) `ProgressLog` writes plain lines, every `every` steps and at least
@@ -28,8 +30,8 @@ import torch
 
 log = logging.getLogger("signllm.train")
 
-SMALL_MODEL_PARAMS = 5_000_000  # below this, one thread is fastest (see default_threads)
 MAX_AUTO_THREADS = 4
+IDLE_MARGIN = 0.3  # a core counts as idle when at most 0.7 of it is busy
 
 
 def usable_cores() -> int:
@@ -40,31 +42,68 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _cpu_times() -> dict[int, tuple[int, int]] | None:
+    """Per-CPU (busy, total) jiffies from /proc/stat; None where there is none."""
+    try:
+        lines = open("/proc/stat", encoding="ascii").read().splitlines()
+    except OSError:
+        return None
+    out = {}
+    for line in lines:
+        head, *vals = line.split()
+        if head.startswith("cpu") and head[3:].isdigit():
+            v = [int(x) for x in vals]
+            idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+            out[int(head[3:])] = (sum(v[:8]) - idle, sum(v[:8]))
+    return out or None
+
+
+def busy_cores_now(sample_s: float = 0.2) -> float | None:
+    """Cores (of those this process may use) kept busy over the next `sample_s` seconds."""
+    a = _cpu_times()
+    if a is None:
+        return None
+    time.sleep(sample_s)
+    b = _cpu_times()
+    if b is None:  # pragma: no cover - /proc/stat vanished
+        return None
+    try:
+        mine = os.sched_getaffinity(0)
+    except (AttributeError, OSError):  # pragma: no cover
+        mine = set(a)
+    busy = 0.0
+    for cpu in mine:
+        if cpu in a and cpu in b:
+            d_total = b[cpu][1] - a[cpu][1]
+            busy += (b[cpu][0] - a[cpu][0]) / d_total if d_total > 0 else 0.0
+    return busy
+
+
 def idle_cores() -> float:
-    """Usable cores minus the 1-minute load average (what other processes keep busy)."""
+    """Usable cores minus what others keep busy: the busier of the 1-minute load average and
+    a 0.2 s /proc/stat sample (the load average lags a job that just started; the sample can
+    miss a neighbour between bursts)."""
     cores = usable_cores()
     try:
-        load = os.getloadavg()[0]
+        busy = os.getloadavg()[0]
     except (AttributeError, OSError):  # pragma: no cover - Windows
-        return float(cores)
-    return max(0.0, cores - load)
+        busy = 0.0
+    now = busy_cores_now()
+    return max(0.0, cores - max(busy, now or 0.0))
 
 
-def default_threads(parameters: int, world_size: int = 1) -> int:
-    """The thread count for training a model of `parameters` weights on CPU.
+def default_threads(parameters: int = 0, world_size: int = 1, idle: float | None = None) -> int:
+    """The thread count for training (or benchmarking) on CPU; see the module docstring.
 
-    Measured with `signllm train` on the demo corpus (batch 8, steps 5..29 of 30), on a 2-core
-    machine shared with other jobs (1-minute load 5 to 9):
-        tiny (0.2M per group)  1 thread 2.21 steps/s   2 threads 0.11 steps/s  (20x slower)
-        pt-base (15M)          1 thread 0.16 steps/s   2 threads < 0.02 steps/s (> 8x slower)
-    Extra threads on busy cores only wait. So: 1 below SMALL_MODEL_PARAMS; a bigger model gets
-    the cores that are idle (usable cores minus the load average) per rank, between 1 and
-    MAX_AUTO_THREADS, which is 1 on a machine as busy as the one measured (the idle-core branch
-    could not be measured there: no core was ever idle).
+    `parameters` is kept for callers: the measurements showed the same rule for every model
+    size. `idle` (cores) is measured when not given.
     """
-    if parameters < SMALL_MODEL_PARAMS:
-        return 1
-    share = math.floor(idle_cores() / max(1, world_size) + 0.5)
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    if idle is None:
+        idle = idle_cores()
+    share = math.floor(idle / max(1, world_size) + IDLE_MARGIN)
     return max(1, min(MAX_AUTO_THREADS, share, usable_cores() // max(1, world_size)))
 
 
@@ -132,8 +171,8 @@ class ProgressLog:
 
 
 __all__ = [
+    "IDLE_MARGIN",
     "MAX_AUTO_THREADS",
-    "SMALL_MODEL_PARAMS",
     "ProgressLog",
     "bar_wanted",
     "default_threads",
