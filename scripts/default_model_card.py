@@ -68,16 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
     n = {p: _params(root / p) for p in ("mlsf", "prompt", "prompt_text")}
     prompt_langs = cfg["prompt"].get("languages") or []
+    preset = {p: (cfg[p].get("train") or {}).get("size", "?") for p in ("mlsf", "prompt")}
     inputs = sorted(set((cfg["mlsf"].get("inputs") or {}).values()))
     card = {
         "name": "signllm-default-demo",
         "languages": langs,
         "prompt_languages": prompt_langs,
         "modes": {
-            "mlsf": f"one tiny progressive transformer group per language ({', '.join(langs)}; "
+            "mlsf": f"one {preset['mlsf']} progressive transformer group per language ({', '.join(langs)}; "
             f"{n['mlsf'] / 1e6:.2f}M parameters in all), {'/'.join(inputs)} inputs, kinematic "
             "output head, counter-driven decoder",
-            "prompt": f"one shared tiny progressive transformer for {len(prompt_langs)} languages "
+            "prompt": f"one shared {preset['prompt']} progressive transformer for {len(prompt_langs)} languages "
             f"({n['prompt'] / 1e6:.2f}M) + a prompt -> gloss text model "
             f"({n['prompt_text'] / 1e6:.2f}M, {', '.join(langs)})",
         },

@@ -58,7 +58,7 @@ cp -r "$RUNS/prompt_text" "$NEW/prompt_text"
 rm -f "$NEW/prompt_text/trainer_state.pt"
 "$PY" scripts/default_model_card.py "$NEW" --data "$DATA" --languages "$LANGS" \
   ${READER:+--reader "$READER"} --device "$DEVICE" \
-  --command "STEPS=$STEPS SIZE=$SIZE TEXT_STEPS=$TEXT_STEPS LANGS=$LANGS PROMPT_LANGS=$PROMPT_LANGS SETS='$SETS' bash scripts/train_default_model.sh"
+  --command "${READER:+READER=$READER }STEPS=$STEPS SIZE=$SIZE TEXT_STEPS=$TEXT_STEPS LANGS=$LANGS PROMPT_LANGS=$PROMPT_LANGS SETS='$SETS' bash scripts/train_default_model.sh"
 rm -rf "$DEST.old"
 [ -d "$DEST" ] && mv "$DEST" "$DEST.old"
 mv "$NEW" "$DEST" && rm -rf "$DEST.old"

@@ -149,8 +149,8 @@ class Translator:
         self.device = device
         self.max_frames = max_frames
         self.fps = fps
-        # A character-aware model can spell any word, but real letter recordings are read far
-        # better (the shipped model's spelling of held-out words: 0.08 character accuracy, the
+        # A character-aware model can spell any word, but real letter recordings are read
+        # better (the shipped model's spelling of held-out words: 0.60 character accuracy, the
         # letters': 0.94; MODEL_CARD.md). So words the model was not trained on are spelled from
         # the letters where the language has them; `model_spells=True` lets the model spell.
         self.model_spells = model_spells
