@@ -167,6 +167,23 @@ def run_jobs(jobs: list[Job], parallel: int, failed: list[str] | None = None) ->
     return {j.name + (" (stopped at the time limit)" if j.stopped else ""): j.seconds for j in jobs}
 
 
+LEDGER = "jobs.json"  # in RUNS: every finished job's command and time, across invocations
+
+
+def record_jobs(runs: Path, jobs: list[Job], failed: list[str]) -> dict[str, dict[str, Any]]:
+    """Add this invocation's finished jobs to RUNS/jobs.json; returns the whole ledger. With
+    --reuse a page reports runs made by earlier invocations: their commands and times come
+    from here, so the page lists every run it reports, not just the ones run this time."""
+    ledger = _read(runs / LEDGER)
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    for j in jobs:
+        if j.seconds and not any(f.startswith(f"{j.name} failed") for f in failed):
+            ledger[j.name] = {"command": j.command, "seconds": j.seconds, "finished": now}
+    if jobs:
+        write_json(runs / LEDGER, ledger)
+    return ledger
+
+
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
     """Every step of the module docstring; returns what docs/results.json holds."""
     runs = Path(args.runs)
@@ -219,9 +236,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             jobs.append(Job(f"train {name} (seed {seed})", argv, runs / "logs" /
                             f"{slug(name)}_seed{seed}.log", threads, args.train_limit,
                             out / "best"))  # fmt: skip
-    commands = [corpus_cmd, *(j.command for j in jobs)]
     failed: list[str] = []
     seconds.update(run_jobs(jobs, args.jobs, failed))
+    record_jobs(runs, jobs, failed)
     if not (reader / "config.json").exists():
         raise SignLLMError(f"no reader in {reader}: " + "; ".join(failed))
 
@@ -246,8 +263,24 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             evals.append(Job(f"evaluate {name} (seed {seed}, {what})", argv, runs / "logs" /
                              f"eval_{slug(name)}_seed{seed}_{what}.log", threads))  # fmt: skip
-    commands += [j.command for j in evals]
     seconds.update(run_jobs(evals, args.jobs, failed))
+    ledger = record_jobs(runs, evals, failed)
+
+    # every run the page reports, whichever invocation made it
+    reported = ["train the fingerspelling reader"] + (
+        ["train the BT model"] if args.bt_steps > 0 else []
+    )
+    for name, seed in trained:
+        reported += [f"train {name} (seed {seed})"] + [
+            f"evaluate {name} (seed {seed}, {what})" for what in ("test", "memorisation")
+        ]
+    ran_now = {j.name for j in [*jobs, *evals]}
+    commands = [corpus_cmd] + [
+        ledger[n]["command"] if n in ledger else f"# {n}: made earlier, command not recorded"
+        for n in reported
+    ]
+    job_seconds = {n: ledger[n]["seconds"] for n in reported if n in ledger}
+    reused = [n for n in reported if n not in ran_now]
 
     # 5. gather
     results: dict[str, Any] = {}
@@ -274,6 +307,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         "bt": _read(bt / "config.json").get("training") if args.bt_steps > 0 else None,
         "commands": commands,
         "step_seconds": seconds,
+        "job_seconds": job_seconds,
+        "reused": reused,
         "failed": failed,
         "total_seconds": round(time.perf_counter() - t0, 1),
         "letter_sharing": letter_sharing(),
@@ -551,13 +586,18 @@ def results_markdown(doc: dict[str, Any]) -> str:
     if doc.get("failed"):
         lines += ["", "## Runs that did not finish", "", *(f"- {f}" for f in doc["failed"])]
     m = doc["machine"]
+    job_s, reused = doc.get("job_seconds") or {}, doc.get("reused") or []
     lines += [
         "",
         "## How it was run",
         "",
         f"- machine: {m['cpu']} ({m['cpu_count']} cores), GPU {m['gpu'] or 'none'}, torch "
         f"{m['torch']}, device {m['device']}, {m['jobs']} jobs at a time; started {doc['started']};"
-        f" total {doc['total_seconds'] / 60:.1f} min",
+        f" this invocation {doc['total_seconds'] / 60:.1f} min",
+        f"- job time of the runs reported here: {sum(job_s.values()) / 60:.1f} min in all "
+        f"(per job in results.json `job_seconds`); {len(reused)} of {len(doc['commands']) - 1} "
+        "jobs reused from earlier invocations (`--reuse`)"
+        + (f": {', '.join(reused)}" if 0 < len(reused) <= 5 else ""),
         f"- reader: {json.dumps({k: (doc.get('reader') or {}).get(k) for k in ('clips', 'steps', 'selected', 'seconds')})}",
         "- commands (each run's log is in RUNS/logs):",
         "",

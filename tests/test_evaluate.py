@@ -361,6 +361,33 @@ def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> No
     # the same evaluation as generated and floor: memorisation ratio 1 (misses the 0.3x aim)
     assert any("memorisation aim" in f and "**misses**" in f for f in findings(doc))
     assert slug("MLSF + RL loss + PLC") == "mlsf_rl_loss_plc"
+    doc |= {"job_seconds": {"train MLSF (seed 0)": 60.0, "train MLSF (seed 1)": 120.0},
+            "reused": ["train MLSF (seed 1)"]}  # fmt: skip
+    page = results_markdown(doc)
+    assert "job time of the runs reported here: 3.0 min" in page
+    assert "reused from earlier invocations (`--reuse`): train MLSF (seed 1)" in page
+
+
+def test_results_ledger_keeps_earlier_runs_commands(tmp_path: Path) -> None:
+    """With --reuse the page reports runs an earlier invocation made: their commands and times
+    must still be on the page (they were dropped before)."""
+    from experiments.results import Job, record_jobs
+
+    def job(name: str, seconds: float) -> Job:
+        j = Job(name, ["train", "--out", name], tmp_path / "log", 1)
+        j.seconds = seconds
+        return j
+
+    record_jobs(tmp_path, [job("train A (seed 0)", 5.0), job("train B (seed 0)", 7.0)], [])
+    ledger = record_jobs(
+        tmp_path, [job("train B (seed 0)", 9.0), job("train C (seed 0)", 3.0)],
+        ["train C (seed 0) failed (exit 1); end of log"],
+    )  # fmt: skip
+    assert ledger["train A (seed 0)"]["seconds"] == 5.0  # kept from the first invocation
+    assert ledger["train B (seed 0)"]["seconds"] == 9.0  # rerun: replaced
+    assert ledger["train A (seed 0)"]["command"] == "signllm train --out 'train A (seed 0)'"
+    assert "train C (seed 0)" not in ledger  # a failed job is no record
+    assert json.loads((tmp_path / "jobs.json").read_text()) == ledger
 
 
 # ----------------------------------------------------------------------------------------------
