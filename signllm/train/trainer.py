@@ -958,6 +958,13 @@ class Trainer:
             f"world size {info.world_size}, {self.threads} CPU thread(s), "
             f"warm-up {cfg.warmup} of {cfg.steps} steps, dev set: {self.dev_source}"
         )
+        if self.plan.groups is not None:  # MLSF language batches: a step trains one group
+            n = len(self.trained)
+            self._say(
+                f"language batches: each step trains one of the {n} language groups, so each "
+                f"gets about {cfg.steps // n} updates: scale --steps with the number of "
+                "languages (README: what the models learn)"
+            )
         stream = None
         if cfg.num_workers > 0 and self.sampler is None:
             stream = batch_stream(
