@@ -218,17 +218,19 @@ def test_a_kind_without_default_builder_loads_with_config_builder(tmp_path: Path
 
 
 def test_old_layouts_still_read(samples: Path) -> None:
-    """The first shipped default model's configs (v1, kept in tests/data) and its text model
-    (still shipped, the unversioned v0 layout) read through the one validation path."""
+    """The first shipped default model's configs (v1, kept in tests/data) and its first text
+    model's (the unversioned v0 layout, kept there too) read through the one validation path;
+    the shipped text model loads and translates."""
     old = Path(__file__).parent / "data" / "old_checkpoints"
     kinds = {name: ck.read_config(old / name) for name in ("mlsf", "prompt")}
     assert {n: (c["kind"], c["version"]) for n, c in kinds.items()} == {
         "mlsf": ("mlsf", 1),
         "prompt": ("pose", 1),
     }
+    v0 = ck.read_config(old / "prompt_text")
+    assert (v0["kind"], v0["version"]) == ("text", 0)
     root = default_model_dir()
-    text_cfg = ck.read_config(root / "prompt_text")
-    assert (text_cfg["kind"], text_cfg["version"]) == ("text", 0)
+    assert ck.read_config(root / "prompt_text")["kind"] == "text"
     text = ck.load(root / "prompt_text").model
     assert text.translate(["Übersetze 'morgen' in DGS"])[0][0] == "gsg"  # type: ignore[operator]
     with pytest.raises(DataError, match=r"config\.json, field kind: a text checkpoint, not bt"):
