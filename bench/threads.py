@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
             "batch": f"{args.batch} clips x {lo}..{hi} frames",
             "frames_per_run": frames,
         },
-        "rule_today": {s: default_threads(p) for s, p in params.items()},
+        "rule_today": default_threads(),  # the same for every size
         "machine_before": before,
         "machine": machine(),
     }

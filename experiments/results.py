@@ -168,6 +168,16 @@ def run_jobs(jobs: list[Job], parallel: int, failed: list[str] | None = None) ->
 
 
 LEDGER = "jobs.json"  # in RUNS: every finished job's command and time, across invocations
+READER_JOB, BT_JOB = "train the fingerspelling reader", "train the BT model"
+EVALS = ("test", "memorisation")
+
+
+def train_job(name: str, seed: int) -> str:
+    return f"train {name} (seed {seed})"
+
+
+def eval_job(name: str, seed: int, what: str) -> str:
+    return f"evaluate {name} (seed {seed}, {what})"
 
 
 def record_jobs(runs: Path, jobs: list[Job], failed: list[str]) -> dict[str, dict[str, Any]]:
@@ -208,13 +218,13 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     # 2. the instruments (ground truth only) and 3. the models: independent, run side by side
     jobs: list[Job] = []
     if not (args.reuse and (reader / "config.json").exists()):
-        jobs.append(Job("train the fingerspelling reader", ["train-reader", "--data", str(data),
+        jobs.append(Job(READER_JOB, ["train-reader", "--data", str(data),
                         "--out", str(reader), "--steps", str(args.reader_steps),
                         "--threads", str(threads), "--no-progress", *dev,
                         *(["--max-seconds", str(args.train_limit)] if args.train_limit else [])],
                         runs / "logs" / "reader.log", threads))  # fmt: skip
     if args.bt_steps > 0 and not (args.reuse and (bt / "config.json").exists()):
-        jobs.append(Job("train the BT model", ["train-bt", "--data", str(data), "--out", str(bt),
+        jobs.append(Job(BT_JOB, ["train-bt", "--data", str(data), "--out", str(bt),
                         "--steps", str(args.bt_steps), "--no-progress", *dev],
                         runs / "logs" / "bt.log", threads))  # fmt: skip
     trained: dict[tuple[str, int], Path] = {}
@@ -233,7 +243,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                     str(args.eval_every), "--eval-clips", str(args.eval_clips),
                     "--max-clip-frames", str(args.max_clip_frames), "--seed", str(seed),
                     "--no-progress", *dev, *(x for s in sets for x in ("--set", s))]  # fmt: skip
-            jobs.append(Job(f"train {name} (seed {seed})", argv, runs / "logs" /
+            jobs.append(Job(train_job(name, seed), argv, runs / "logs" /
                             f"{slug(name)}_seed{seed}.log", threads, args.train_limit,
                             out / "best"))  # fmt: skip
     failed: list[str] = []
@@ -261,19 +271,15 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             target = Path(argv[argv.index("--out") + 1])
             if args.reuse and target.exists():
                 continue
-            evals.append(Job(f"evaluate {name} (seed {seed}, {what})", argv, runs / "logs" /
+            evals.append(Job(eval_job(name, seed, what), argv, runs / "logs" /
                              f"eval_{slug(name)}_seed{seed}_{what}.log", threads))  # fmt: skip
     seconds.update(run_jobs(evals, args.jobs, failed))
     ledger = record_jobs(runs, evals, failed)
 
     # every run the page reports, whichever invocation made it
-    reported = ["train the fingerspelling reader"] + (
-        ["train the BT model"] if args.bt_steps > 0 else []
-    )
+    reported = [READER_JOB] + ([BT_JOB] if args.bt_steps > 0 else [])
     for name, seed in trained:
-        reported += [f"train {name} (seed {seed})"] + [
-            f"evaluate {name} (seed {seed}, {what})" for what in ("test", "memorisation")
-        ]
+        reported += [train_job(name, seed), *(eval_job(name, seed, w) for w in EVALS)]
     ran_now = {j.name for j in [*jobs, *evals]}
     commands = [corpus_cmd] + [
         ledger[n]["command"] if n in ledger else f"# {n}: made earlier, command not recorded"

@@ -121,4 +121,4 @@ def test_threads_bench_toy(capsys: pytest.CaptureFixture[str]) -> None:
     assert row["1"] > 0 and row["2"] > 0 and row["speedup_max_vs_1"] > 0
     runs = report["measured"]["runs"]
     assert runs["tiny@1"]["frames_per_run"] == report["settings"]["frames_per_run"] > 0
-    assert report["rule_today"]["tiny"] == 1
+    assert report["rule_today"] >= 1

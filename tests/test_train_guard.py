@@ -261,7 +261,7 @@ def test_threads_option_parses_everywhere_and_is_applied(no_dev: Path, tmp_path:
         result = train(tiny(no_dev, tmp_path / "run", steps=1, threads=2))
         assert result.threads == 2 and torch.get_num_threads() == 2
         result = train(tiny(no_dev, tmp_path / "run1", steps=1, threads=0))  # auto: the rule
-        assert result.threads == default_threads() == torch.get_num_threads()
+        assert 1 <= result.threads <= 4 and result.threads == torch.get_num_threads()
     finally:
         torch.set_num_threads(1)
 
@@ -273,10 +273,10 @@ def test_default_threads_take_idle_cores_only(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(rt, "usable_cores", lambda: 2)
-    assert default_threads(200_000, idle=1.9) == 2  # idle machine: both cores, tiny or not
-    assert default_threads(15_000_000, idle=1.0) == 1  # one core busy: one thread
-    assert default_threads(15_000_000, idle=1.6) == 1  # a core 40% busy is not idle
-    assert default_threads(15_000_000, world_size=2, idle=2.0) == 1  # torchrun ranks share
+    assert default_threads(idle=1.9) == 2  # idle machine: both cores, tiny or not
+    assert default_threads(idle=1.0) == 1  # one core busy: one thread
+    assert default_threads(idle=1.6) == 1  # a core 40% busy is not idle
+    assert default_threads(world_size=2, idle=2.0) == 1  # torchrun ranks share
     assert default_threads(idle=0.0) == 1
     monkeypatch.setattr(rt, "usable_cores", lambda: 16)
     assert default_threads(idle=16.0) == rt.MAX_AUTO_THREADS

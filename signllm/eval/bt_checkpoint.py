@@ -267,11 +267,8 @@ def train_bt_main(
     config = bt_config("tiny", **size, vocab_size=tok.vocab_size, downsample=downsample)
     log_every = max(1, min(50, steps // 20))
     torch_threads = None
-    if device in (None, "cpu") or threads:  # the rule needs the size: a throwaway model
-        from ..models.backtranslation import BackTranslationModel
-
-        n = BackTranslationModel(config).count_parameters() if not threads else 0
-        torch_threads = set_threads(threads, n)  # (training reseeds: no effect on its RNG)
+    if device in (None, "cpu") or threads:
+        torch_threads = set_threads(threads)
     log.info(
         f"train-bt: {preset} preset, {steps} steps, {len(usable)} clips "
         f"({sum(int(r['frames']) for r in usable)} frames), dev {len(dev) if dev else 0} clips"

@@ -83,7 +83,7 @@ def train_prompt_text(
     model = PromptToLangGloss.from_pairs(
         pairs, gloss_languages=gloss_languages(records), **{**SMALL, **config}
     )
-    n_threads = set_threads(threads, sum(p.numel() for p in model.parameters()))
+    n_threads = set_threads(threads)
     log.info(
         f"train-prompt: {len(pairs)} prompt pairs from {len(records)} clips, {steps} steps, "
         f"{n_threads} CPU thread(s)"

@@ -92,12 +92,9 @@ def idle_cores() -> float:
     return max(0.0, cores - max(busy, now or 0.0))
 
 
-def default_threads(parameters: int = 0, world_size: int = 1, idle: float | None = None) -> int:
-    """The thread count for training (or benchmarking) on CPU; see the module docstring.
-
-    `parameters` is kept for callers: the measurements showed the same rule for every model
-    size. `idle` (cores) is measured when not given.
-    """
+def default_threads(world_size: int = 1, idle: float | None = None) -> int:
+    """The thread count for training (or benchmarking) on CPU; see the module docstring. The
+    same for every model size (measured); `idle` (cores) is measured when not given."""
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
@@ -107,9 +104,9 @@ def default_threads(parameters: int = 0, world_size: int = 1, idle: float | None
     return max(1, min(MAX_AUTO_THREADS, share, usable_cores() // max(1, world_size)))
 
 
-def set_threads(threads: int | None, parameters: int, world_size: int = 1) -> int:
+def set_threads(threads: int | None, world_size: int = 1) -> int:
     """Apply `threads` (None or 0 = `default_threads`) to torch; returns the count set."""
-    n = threads if threads and threads > 0 else default_threads(parameters, world_size)
+    n = threads if threads and threads > 0 else default_threads(world_size)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

@@ -321,7 +321,7 @@ class Trainer:
                 self._setup_fresh()
         self.threads = torch.get_num_threads()
         if self.device.type == "cpu" or cfg.threads:
-            self.threads = set_threads(cfg.threads, self._step_parameters(), info.world_size)
+            self.threads = set_threads(cfg.threads, info.world_size)
         self._build_data()
         self._build_optimizer()
         torch.manual_seed(cfg.seed * 1000 + info.rank + 1)  # dropout/noise stream per rank
@@ -379,15 +379,6 @@ class Trainer:
             + ", ".join(ids[:8])
             + (f", ... ({len(ids)} in all, listed in result.json)" if len(ids) > 8 else "")
         )
-
-    def _step_parameters(self) -> int:
-        """Weights one training step runs through (the largest MLSF group): the thread rule."""
-        if self.cfg.mode == "mlsf":
-            return max(
-                sum(p.numel() for p in self.model.group(c).parameters())  # type: ignore[operator]
-                for c in self.trained
-            )
-        return sum(p.numel() for p in self.model.parameters())
 
     def _model_config(self, vocab_size: int, pad_id: int) -> ProgressiveConfig:
         return preset_config(
