@@ -1,4 +1,4 @@
-"""The results page in one command: corpus -> readers on ground truth -> 4 variants x seeds -> scores.
+"""The results page in one command: corpus -> readers on ground truth -> 5 variants x seeds -> scores.
 
     python -m experiments.results                          # the defaults (see --help)
     python -m experiments.results --jobs 12 --device cuda  # a machine with a GPU and 16 cores
@@ -13,6 +13,9 @@ What it does, on the demo corpus (`signllm data demo`):
 3. trains MLSF and Prompt2LangGloss, each without (pooled MSE, uniform sampling) and with the RL
    loss + PLC (`plc.loss=rl`, `plc.eta=0.5`, the 50% batch-skip rule), once per seed, every run
    with the same steps, size and batches (`signllm train`: kinematic head, character input);
+   and MLSF with a shared start: its groups start from the Prompt2LangGloss run of the same
+   seed (`--group-init`: the shared all-language pose model) and train `--group-steps` more, so
+   it has had more steps in all than the others, and the page says so;
 4. evaluates every run on the held-out test split (`signllm evaluate`: ceiling = ground truth,
    floor = the motionless mean pose, both read by the same instruments), and on the recorded
    sentences of the *train* split (memorisation: can the decoder reproduce signing it has seen?);
@@ -48,12 +51,15 @@ from signllm.eval.report import group_label, write_json, write_text
 
 log = logging.getLogger("signllm.results")
 
-# name, mode, with RL loss + PLC
-VARIANTS: tuple[tuple[str, str, bool], ...] = (
-    ("MLSF", "mlsf", False),
-    ("MLSF + RL loss + PLC", "mlsf", True),
-    ("Prompt2LangGloss", "prompt", False),
-    ("Prompt2LangGloss + RL loss + PLC", "prompt", True),
+# name, mode, with RL loss + PLC, MLSF groups starting from the SHARED_FROM run of the same seed
+# (`--group-init`; then `--group-steps` of their own)
+SHARED_FROM = "Prompt2LangGloss"
+VARIANTS: tuple[tuple[str, str, bool, bool], ...] = (
+    ("MLSF", "mlsf", False, False),
+    ("MLSF + RL loss + PLC", "mlsf", True, False),
+    ("MLSF, shared start", "mlsf", False, True),
+    ("Prompt2LangGloss", "prompt", False, False),
+    ("Prompt2LangGloss + RL loss + PLC", "prompt", True, False),
 )
 PLC_OFF = ("plc.loss=pooled", "plc.eta=0", "plc.threshold=none")
 PLC_ON = ("plc.loss=rl", "plc.eta=0.5", "plc.favour=hard", "plc.threshold=0.5", "plc.skip=hard")
@@ -228,26 +234,42 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                         "--steps", str(args.bt_steps), "--no-progress", *dev],
                         runs / "logs" / "bt.log", threads))  # fmt: skip
     trained: dict[tuple[str, int], Path] = {}
-    for name, mode, plc in VARIANTS:
-        if args.only and slug(name) not in args.only:
-            continue
+    later: list[Job] = []  # shared starts: they begin where a Prompt2LangGloss run ends
+    wanted = [v for v in VARIANTS if not args.only or slug(v[0]) in args.only]
+    if any(v[3] for v in wanted) and not any(v[0] == SHARED_FROM for v in wanted):
+        wanted.append(next(v for v in VARIANTS if v[0] == SHARED_FROM))  # needed, not reported
+        needed_only = True
+    else:
+        needed_only = False
+    for name, mode, plc, shared in wanted:
         for seed in args.seeds:
             out = runs / slug(name) / f"seed{seed}"
-            trained[(name, seed)] = out
+            if not (needed_only and name == SHARED_FROM):
+                trained[(name, seed)] = out
             if args.reuse and (out / "result.json").exists():
                 continue
             sets = [*args.train_set, *(PLC_ON if plc else PLC_OFF), *(args.plc if plc else [])]
+            steps = args.group_steps if shared else args.steps
+            start = runs / slug(SHARED_FROM) / f"seed{seed}" / "best"
             argv = ["train", "--data", str(data), "--out", str(out), "--mode", mode,
-                    "--size", args.size, "--steps", str(args.steps), "--batch-size",
+                    "--size", args.size, "--steps", str(steps), "--batch-size",
                     str(args.batch_size), "--lr", str(args.lr), "--eval-every",
                     str(args.eval_every), "--eval-clips", str(args.eval_clips),
                     "--max-clip-frames", str(args.max_clip_frames), "--seed", str(seed),
-                    "--no-progress", *dev, *(x for s in sets for x in ("--set", s))]  # fmt: skip
-            jobs.append(Job(train_job(name, seed), argv, runs / "logs" /
-                            f"{slug(name)}_seed{seed}.log", threads, args.train_limit,
-                            out / "best"))  # fmt: skip
+                    "--no-progress", *dev, *(x for s in sets for x in ("--set", s)),
+                    *(["--group-init", str(start)] if shared else [])]  # fmt: skip
+            (later if shared else jobs).append(
+                Job(train_job(name, seed), argv, runs / "logs" / f"{slug(name)}_seed{seed}.log",
+                    threads, args.train_limit, out / "best"))  # fmt: skip
     failed: list[str] = []
     seconds.update(run_jobs(jobs, args.jobs, failed))
+    for j in list(later):
+        start = Path(j.argv[j.argv.index("--group-init") + 1])
+        if not (start / "config.json").exists():
+            failed.append(f"{j.name} failed: no {SHARED_FROM} checkpoint {start} to start from")
+            later.remove(j)
+    seconds.update(run_jobs(later, args.jobs, failed))
+    jobs += later
     record_jobs(runs, jobs, failed)
     if not (reader / "config.json").exists():
         raise SignLLMError(f"no reader in {reader}: " + "; ".join(failed))
@@ -290,7 +312,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
     # 5. gather
     results: dict[str, Any] = {}
-    for name, _mode, _plc in VARIANTS:
+    for name, _mode, _plc, shared in VARIANTS:
         seeds = {s: trained[(name, s)] for s in args.seeds if (name, s) in trained}
         if not seeds:
             continue
@@ -299,6 +321,12 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 "train": _read(out / "result.json"),
                 "test": _read(out / "eval_test.json"),
                 "train_recorded": _read(out / "eval_train_recorded.json"),
+                # the run its groups started from (its steps count too)
+                **(
+                    {"start": _read(runs / slug(SHARED_FROM) / f"seed{s}" / "result.json")}
+                    if shared
+                    else {}
+                ),
             }
             for s, out in seeds.items()
         }
@@ -428,6 +456,16 @@ def _per_seed(doc: dict[str, Any], name: str, which: str, group: str, system: st
     return [_get(r[which], group, system, key) for r in doc["runs"][name].values()]
 
 
+def _steps(seeds: dict[str, Any]) -> str:
+    """A variant's training steps: '9000', or '9000 + 3000' for groups started from a run."""
+    parts = set()
+    for r in seeds.values():
+        own = (r.get("train") or {}).get("step")
+        start = (r.get("start") or {}).get("step")
+        parts.add(f"{start} + {own}" if start else f"{own}")
+    return " / ".join(sorted(parts)) if parts else "-"
+
+
 def results_markdown(doc: dict[str, Any]) -> str:
     """docs/results.md, read off docs/results.json (so the page cannot drift from it)."""
     runs = doc["runs"]
@@ -452,14 +490,14 @@ def results_markdown(doc: dict[str, Any]) -> str:
         "training) divided by the floor's there; body = median per-bone length CV, left/right "
         "limb mismatch, shoulder-width deviation.",
         "",
-        "| system | DTW-MJE | DTW-MJE hands | char acc | % of ceiling | memorisation / floor "
-        "| bone CV | limb mismatch | shoulder dev |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| system | steps | DTW-MJE | DTW-MJE hands | char acc | % of ceiling | "
+        "memorisation / floor | bone CV | limb mismatch | shoulder dev |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     g0 = first.get("groups", {})
     ceil_fs = _get(first, "all", "ground_truth", "char_acc")
     lines.append(
-        f"| ground truth (ceiling) | - | - | {_pm([ceil_fs])} | 100% | - | "
+        f"| ground truth (ceiling) | - | - | - | {_pm([ceil_fs])} | 100% | - | "
         f"{_pm([_get(first, 'all', 'ground_truth', 'bone_cv')], '{:.4f}')} | "
         f"{_pm([_get(first, 'all', 'ground_truth', 'limb_mismatch')], '{:.4f}')} | "
         f"{_pm([_get(first, 'all', 'ground_truth', 'shoulder_dev')], '{:.3f}')} |"
@@ -472,7 +510,8 @@ def results_markdown(doc: dict[str, Any]) -> str:
             g, f = (_get(r["train_recorded"], "all", s, "dtw_mje") for s in ("generated", "floor"))
             memo.append(None if g is None or not f else g / f)
         lines.append(
-            f"| {name} | {_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'dtw_mje'))} | "
+            f"| {name} | {_steps(runs[name])} "
+            f"| {_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'dtw_mje'))} | "
             f"{_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'dtw_mje_hands'))} | "
             f"{_pm(acc)} | {_pm(pct, '{:.0f}')}% | {_pm(memo, '{:.2f}')} | "
             f"{_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'bone_cv'), '{:.4f}')} | "
@@ -481,7 +520,7 @@ def results_markdown(doc: dict[str, Any]) -> str:
         )
     floor = [_get(first, "all", "floor", k) for k in ("dtw_mje", "dtw_mje_hands", "char_acc")]
     lines.append(
-        f"| mean-pose floor | {_pm([floor[0]])} | {_pm([floor[1]])} | {_pm([floor[2]])} | "
+        f"| mean-pose floor | - | {_pm([floor[0]])} | {_pm([floor[1]])} | {_pm([floor[2]])} | "
         f"{_pm([None if floor[2] is None or not ceil_fs else 100 * floor[2] / ceil_fs], '{:.0f}')}"
         "% | 1.00 | - | - | - |"
     )
@@ -632,6 +671,11 @@ def findings(doc: dict[str, Any]) -> list[str]:
         ]  # fmt: skip
         ratios = [g / f for g, f in memo if g is not None and f]
         parts = []
+        if any(r.get("start") for r in runs[name].values()):
+            parts.append(
+                f"its groups start from the {SHARED_FROM} run of the same seed and train on "
+                f"alone ({_steps(runs[name])} steps in all)"
+            )
         if dtw is not None and floor_dtw is not None:
             parts.append(
                 f"DTW-MJE {dtw:.3f} vs the floor's {floor_dtw:.3f} "
@@ -690,6 +734,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--train-limit", type=float,
         help="seconds per training run; a run stopped there keeps its best checkpoint",
     )  # fmt: skip
+    p.add_argument(
+        "--group-steps", type=int,
+        help="MLSF, shared start: steps of the groups after the Prompt2LangGloss run they start "
+        "from (default: a third of --steps)",
+    )  # fmt: skip
     p.add_argument("--reader-steps", type=int, default=3000)
     p.add_argument("--bt-steps", type=int, default=1500, help="0: no sentence BT model")
     p.add_argument("--workers", type=int, default=2, help="corpus build processes")
@@ -723,6 +772,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.steps < 1 or args.reader_steps < 1 or args.bt_steps < 0:
             raise UsageError("--steps and --reader-steps must be >= 1, --bt-steps >= 0")
+        if args.group_steps is None:
+            args.group_steps = max(1, args.steps // 3)
+        if args.group_steps < 1:
+            raise UsageError(f"--group-steps must be >= 1, got {args.group_steps}")
         doc = run_all(args)
         write_json(docs / "results.json", doc)
         write_text(docs / "results.md", results_markdown(doc))

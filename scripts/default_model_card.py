@@ -22,6 +22,10 @@ SYSTEMS = (("ground_truth", "ground truth (ceiling)"), ("generated", "this model
            ("floor", "mean-pose floor"))  # fmt: skip
 
 
+START = """ Each group started from the shared pose model below (`--group-init`: alone, a
+  group learns only from its own language's few clips), then trained on its language alone."""
+
+
 def _params(part: Path) -> int:
     from safetensors import safe_open
 
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     prompt_langs = cfg["prompt"].get("languages") or []
     preset = {p: (cfg[p].get("train") or {}).get("size", "?") for p in ("mlsf", "prompt")}
     inputs = sorted(set((cfg["mlsf"].get("inputs") or {}).values()))
+    shared_start = bool((cfg["mlsf"].get("train") or {}).get("group_init"))
     card = {
         "name": "signllm-default-demo",
         "languages": langs,
@@ -77,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         "modes": {
             "mlsf": f"one {preset['mlsf']} progressive transformer group per language ({', '.join(langs)}; "
             f"{n['mlsf'] / 1e6:.2f}M parameters in all), {'/'.join(inputs)} inputs, kinematic "
-            "output head, counter-driven decoder",
+            "output head, counter-driven decoder"
+            + (
+                "; every group started from the shared Prompt2LangGloss pose model"
+                if shared_start
+                else ""
+            ),
             "prompt": f"one shared {preset['prompt']} progressive transformer for {len(prompt_langs)} languages "
             f"({n['prompt'] / 1e6:.2f}M) + a prompt -> gloss text model "
             f"({n['prompt_text'] / 1e6:.2f}M, {', '.join(langs)})",
@@ -119,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 {size / 2**20:.1f} MB in all:
 - `mlsf/`: MLSF mode, one progressive-transformer group per sign language ({", ".join(langs)};
   {n["mlsf"] / 1e6:.2f}M parameters), inputs are characters and frequent words (any word of any
-  script can be spelled: no `<unk>`).
+  script can be spelled: no `<unk>`).{START if shared_start else ""}
 - `prompt/`: Prompt2LangGloss mode, one shared progressive transformer for {len(prompt_langs)}
   sign languages ({n["prompt"] / 1e6:.2f}M), and `prompt_text/`, its prompt -> gloss text model.
 Every frame is a body by construction: a kinematic output head puts fixed bone lengths (fitted

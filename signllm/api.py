@@ -35,6 +35,7 @@ from .errors import DataError, UsageError
 from .languages import all_languages, get_language
 from .models.core import pad_sequences
 from .pose import Pose, PoseMeta
+from .skeleton import NUM_JOINTS
 
 _PUNCT = ".,;:!?\"'()[]{}«»„“”‘’"
 MODES = ("auto", "mlsf", "prompt", "fingerspelling")
@@ -515,12 +516,23 @@ class Translator:
             poses.append(Pose(data, np.ones(data.shape[:2], np.float32), fps=self.fps))
         return poses
 
+    def _rest_pose(self) -> np.ndarray | None:
+        """The mean training pose of the loaded pose model (J, 3), in the signing space."""
+        for ckpt in (self.mlsf, self.prompt):
+            mean = None if ckpt is None else np.asarray(ckpt.stats.mean)
+            if mean is not None and mean.shape == (NUM_JOINTS, 3) and np.abs(mean).max() > 0:
+                return mean  # (identity stats, of a model trained without normalising: none)
+        return None
+
     def _join(self, segments: list[Pose], spans: list[tuple[int, int]]) -> Pose:
         from .data.fingerspell import in_signing_space, join
-        from .data.space import keep_body
+        from .data.space import keep_body, rest_hand
         from .skeleton import median_bone_lengths
 
         segments = in_signing_space(segments)  # one place: neck at 0, unit shoulder width
+        rest = self._rest_pose()
+        if rest is not None:  # letters track the active hand only: the other one rests
+            segments = [rest_hand(s, rest) for s in segments]
         # one signer: every piece on the same bones (pieces come from different recordings),
         # before the joins so that transitions ease between two poses of one body
         lengths = median_bone_lengths(

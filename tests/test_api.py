@@ -101,6 +101,22 @@ def test_unspellable_words_are_dropped_with_a_reason(translator):
     assert "alphabet" in t.words[1].reason and t.dropped == ["日本"]
 
 
+def test_fingerspelled_words_keep_a_resting_other_hand(translator):
+    """Letter recordings never track the non-dominant hand: the translation shows it resting
+    (the model's mean pose), marked as filled in, so the signer has two hands in every frame."""
+    from signllm.data.space import REST_HAND_CONFIDENCE
+
+    t = translator.translate("zyxq", "gsg")
+    assert t.fingerspelled == ["zyxq"]
+    skel = t.pose.skel
+    hand = list(skel.groups["left_hand"])
+    assert (
+        t.pose.mask[:, hand].all() and t.pose.mask[:, skel.groups["right_hand"]].any(axis=1).all()
+    )
+    assert np.allclose(t.pose.confidence[:, hand], REST_HAND_CONFIDENCE)
+    assert np.isfinite(t.pose.data[:, hand]).all()
+
+
 def test_mode_says_fingerspelling_when_the_model_signed_nothing(translator):
     t = translator.translate("zyxqwort", "gsg", mode="mlsf")
     assert t.mode == "fingerspelling" and t.fingerspelled == ["zyxqwort"]

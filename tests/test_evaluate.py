@@ -366,6 +366,12 @@ def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> No
     page = results_markdown(doc)
     assert "job time of the runs reported here: 3.0 min" in page
     assert "reused from earlier invocations (`--reuse`): train MLSF (seed 1)" in page
+    # a shared start counts the steps of the run its groups started from
+    started = {**seed, "train": {"step": 30}, "start": {"step": 90}}
+    doc["runs"]["MLSF, shared start"] = {"0": started}
+    page = results_markdown(doc)
+    assert "| MLSF, shared start | 90 + 30 |" in page
+    assert any("start from the Prompt2LangGloss run" in f and "90 + 30" in f for f in findings(doc))
 
 
 def test_results_ledger_keeps_earlier_runs_commands(tmp_path: Path) -> None:

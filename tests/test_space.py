@@ -28,9 +28,11 @@ from signllm.data.clean import denormalize
 from signllm.data.fingerspell import SAMPLE_LEXICON, FingerspellingLexicon
 from signllm.data.formats import read_poses
 from signllm.data.space import (
+    REST_HAND_CONFIDENCE,
     body_frame,
     check_space,
     is_flagged,
+    rest_hand,
     right_hand_on_left,
     right_shoulder_on_viewer_right,
     swap_sides,
@@ -137,6 +139,45 @@ def test_fingerspelled_words_are_in_the_signing_space() -> None:
         pose = lex.compose("cab", lang, fps=25)
         assert check_space(pose) == [], (lang, check_space(pose))
         assert right_hand_on_left(pose) < 0.5
+
+
+def test_rest_hand_hangs_a_resting_hand_where_letters_track_none() -> None:
+    """The letters track the active hand only: the other hand (and often its wrist) is
+    missing. `rest_hand` hangs a template's hand from the wrist, or forearm and hand from the
+    elbow, marked with REST_HAND_CONFIDENCE; tracked joints and other frames are untouched."""
+    lex = FingerspellingLexicon(SAMPLE_LEXICON)
+    pose = lex.compose("cab", "gsg", fps=25)
+    skel = pose.skel
+    hand = list(skel.groups["left_hand"])
+    wrist, elbow = skel.index("left_wrist"), skel.index("left_elbow")
+    assert not pose.mask[:, hand].any() and pose.mask[:, elbow].all()  # the recordings' gap
+    template = np.zeros((skel.num_joints, 3), np.float32)
+    template[elbow] = (0.7, 0.8, 0.0)
+    template[wrist] = (0.4, 0.6, 0.5)
+    template[hand] = template[wrist] + np.linspace(0, 0.2, len(hand))[:, None]
+    out = rest_hand(pose, template)
+    assert out.mask[:, [wrist, *hand]].all()
+    assert np.allclose(out.confidence[:, [wrist, *hand]], REST_HAND_CONFIDENCE)
+    offset = out.data[:, [wrist, *hand]] - out.data[:, elbow : elbow + 1]
+    assert np.allclose(offset, (template[[wrist, *hand]] - template[elbow])[None], atol=1e-5)
+    others = [j for j in range(skel.num_joints) if j not in (wrist, *hand)]
+    assert np.array_equal(out.data[:, others], pose.data[:, others])
+    assert np.array_equal(out.confidence[:, others], pose.confidence[:, others])
+    # a tracked wrist stays where it was; the hand hangs from it
+    conf = pose.confidence.copy()
+    conf[:, wrist] = 1.0
+    data = pose.data.copy()
+    data[:, wrist] = data[:, elbow] + (0.1, 0.3, 0.2)
+    seen = rest_hand(Pose(data, conf, fps=25), template)
+    assert np.array_equal(seen.data[:, wrist], data[:, wrist])
+    assert np.allclose(
+        seen.data[:, hand] - data[:, wrist : wrist + 1], template[hand] - template[wrist], atol=1e-5
+    )
+    # a tracked hand is left alone
+    again = rest_hand(out, template + 1)
+    assert np.array_equal(again.data, out.data)
+    with pytest.raises(DataError, match="template shape"):
+        rest_hand(pose, template[:10])
 
 
 def test_denormalize_goes_back_to_source_units() -> None:

@@ -379,3 +379,61 @@ def test_language_batches_hold_one_language_each() -> None:
     firsts = [tuple(plan.next()) for _ in range(8)]
     again = BatchPlan(np.full(len(groups), 10), 4, seed=3, min_batch=2, groups=groups)
     assert [tuple(again.next()) for _ in range(8)] == firsts  # deterministic from the seed
+
+
+def test_mlsf_shared_start_copies_the_shared_model_into_every_group(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    """`shared_steps`: OUT/shared holds a prompt-mode run; each group starts from its weights
+    (embedding rows matched by token), then trains alone; --resume does not redo the start."""
+    from signllm.models.mlsf import MLSF
+    from signllm.train import distributed as D
+    from signllm.train.trainer import Trainer
+
+    out = tmp_path / "run"
+    r = train(tiny(store_dir, out, shared_steps=3, steps=2))
+    shared = load_checkpoint(out / "shared" / "last")
+    assert shared.config["mode"] == "prompt" and shared.config["step"] == 3
+    assert r.step == 2 and r.trained_languages == ["ase", "gsg"]
+    saved = json.loads((out / "last" / "config.json").read_text())["train"]
+    assert saved["shared_steps"] == 0 and saved["group_init"].startswith(str(out / "shared"))
+    # at step 0, with group_init, every group holds the shared weights
+    info = D.setup("cpu")
+    start = Trainer(
+        tiny(store_dir, tmp_path / "start", group_init=str(out / "shared" / "last")), info
+    )
+    mlsf, vocab = start.model, shared.tokenizers["gsg"]
+    assert isinstance(mlsf, MLSF)
+    theirs = shared.model.model.state_dict()
+    for code in mlsf.languages:
+        mine = mlsf.language_state_dict(code)
+        assert all(torch.equal(mine[k], theirs[k]) for k in theirs if k != "tok_emb.weight")
+        tokens = start.tokenizers[code].tokens
+        for i, t in enumerate(tokens):
+            j = vocab.tokens.index(t) if t in vocab.tokens else vocab.tokens.index(f"{code}:{t}")
+            assert torch.equal(mine["tok_emb.weight"][i], theirs["tok_emb.weight"][j]), t
+    assert np.array_equal(start.stats.mean, shared.stats.mean)
+    # a word of one group missing from the shared vocabulary keeps its fresh row
+    fresh = MLSF(mlsf.default_config)
+    fresh.add_language("gsg", mlsf.group("gsg").config)
+    tokens = list(start.tokenizers["gsg"].tokens)
+    tokens[-1] = "never-seen-word"
+    before = fresh.group("gsg").tok_emb.weight[-1].clone()
+    copied = fresh.start_from_shared(shared.model.model, vocab.tokens, {"gsg": tokens})
+    assert copied["gsg"] == (len(tokens) - 1, len(tokens))
+    assert torch.equal(fresh.group("gsg").tok_emb.weight[-1], before)
+    # a resumed run whose groups have started skips the shared start
+    mtime = (out / "shared" / "result.json").stat().st_mtime_ns
+    train(tiny(store_dir, out, shared_steps=3, steps=2, resume=True))
+    assert (out / "shared" / "result.json").stat().st_mtime_ns == mtime
+    # a group_init that is not a prompt checkpoint, and settings that exclude each other
+    with pytest.raises(UsageError, match="mode 'prompt'"):
+        Trainer(tiny(store_dir, tmp_path / "bad", group_init=str(out / "last")), info)
+    for kw, field in (
+        ({"mode": "prompt", "shared_steps": 2}, "shared_steps"),
+        ({"shared_steps": 2, "group_init": "x"}, "group_init"),
+        ({"shared_steps": 2, "init_from": "x"}, "shared_steps"),
+        ({"shared_steps": -1}, "shared_steps"),
+    ):
+        with pytest.raises(UsageError, match=f"'{field}'"):
+            tiny(store_dir, tmp_path / "x", **kw).validate()

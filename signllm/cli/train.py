@@ -29,7 +29,10 @@ _HELP = {
     "resume": "continue OUT/last exactly; options not given keep the run's values (--steps ...)",
     "init_from": "start from a checkpoint; MLSF: new --languages are added as new groups",
     "tokenizer": "input tokens: auto (gloss if present, else text), gloss, text, subword",
-    "threads": "torch CPU threads (0 = 1 for small models, more for big ones on idle cores)",
+    "threads": "torch CPU threads (0 = OMP_NUM_THREADS, else one per idle core, at most 4)",
+    "shared_steps": "MLSF: first train the shared all-language model this many steps "
+    "(OUT/shared), then start every group from it",
+    "group_init": "MLSF: start every group from this mode-prompt checkpoint's pose model",
     "dev_holdout": "share of train clips held out as dev when the store has no dev split",
     "dev_holdout_max": "at most this many held-out dev clips (0 = never hold out)",
     "warmup_steps": "linear warm-up steps, capped at warmup_fraction of --steps",
@@ -125,7 +128,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     saved = _resumed_config(cfg) if cfg.resume else None
     if saved is not None:
         where, base = saved
-        base = {k: v for k, v in base.items() if k not in ("resume", "init_from")}
+        # how the run started is done with once OUT/last exists
+        base = {k: v for k, v in base.items() if k not in ("resume", "init_from", "group_init")}
         cfg = build(base, where)
     return cfg.validate()
 

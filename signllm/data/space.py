@@ -287,3 +287,41 @@ def body_blend(
     ends = body_lerp(a, b, np.array([0.0, 1.0]), lengths, skeleton)  # (2, J, 3)
     off_a, off_b = np.asarray(a, np.float64) - ends[0], np.asarray(b, np.float64) - ends[1]
     return body_lerp(a, b, s, lengths, skeleton) + (1 - w) * off_a + w * off_b
+
+
+REST_HAND_CONFIDENCE = 0.5  # a filled-in resting hand: drawn, but marked as not observed
+
+
+def rest_hand(pose: Pose, template: np.ndarray, side: str = "left") -> Pose:
+    """Frames where a hand was never tracked: a resting hand there, hung from the arm.
+
+    Why: fingerspelling recordings track the active hand only (the lexicon's letters leave the
+    other hand, and often its wrist, out), so a translation spelled from them showed an arm that
+    ends at the elbow. `template` (J, 3) is a pose in this signing space (a model's mean training
+    pose). Where the wrist was tracked, the template's hand is moved so that its wrist meets it;
+    where only the elbow was, the template's forearm and hand hang from the elbow. Shapes and
+    offsets are the template's. The filled joints get confidence `REST_HAND_CONFIDENCE`, so
+    consumers can tell them from tracked ones.
+    """
+    skel = pose.skel
+    template = np.asarray(template, dtype=np.float32)
+    if template.shape != (skel.num_joints, 3):
+        raise DataError(f"rest_hand: template shape {template.shape}, want ({skel.num_joints}, 3)")
+    hand = list(skel.groups[f"{side}_hand"])
+    wrist, elbow = _idx(pose, f"{side}_wrist"), _idx(pose, f"{side}_elbow")
+    if not np.isfinite(template[[elbow, wrist, *hand]]).all():
+        return pose
+    m = pose.mask
+    no_hand = ~m[:, hand].any(axis=1)  # (t,)
+    data, conf = pose.data.copy(), pose.confidence.copy()
+    d = data.shape[-1]
+    for anchor, joints, frames in (
+        (wrist, hand, no_hand & m[:, wrist]),
+        (elbow, [wrist, *hand], no_hand & ~m[:, wrist] & m[:, elbow]),
+    ):
+        if not frames.any():
+            continue
+        offset = (template[joints] - template[anchor])[:, :d]  # (h, d), from the anchor
+        data[np.ix_(frames, joints)] = pose.data[frames, anchor][:, None, :] + offset[None]
+        conf[np.ix_(frames, joints)] = REST_HAND_CONFIDENCE
+    return dataclasses.replace(pose, data=data, confidence=conf)

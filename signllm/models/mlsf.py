@@ -133,6 +133,60 @@ class MLSF(nn.Module):
             self.add_language(code, config)
         self.group(code).load_state_dict(state, strict=strict)
 
+    def start_from_shared(
+        self,
+        shared: ProgressiveTransformer,
+        shared_tokens: Sequence[str],
+        group_tokens: Mapping[str, Sequence[str]],
+    ) -> dict[str, tuple[int, int]]:
+        """Copy a shared all-language model (Prompt2LangGloss's pose model) into the listed groups.
+
+        A group alone learns from its language's clips only; starting it from a model that saw
+        every language gives it what the languages share (timing, arm paths, common handshapes)
+        before it specialises. Every weight is copied but the token embedding, whose rows are
+        matched by token: a character or marker by itself, a group's word ``w`` by the shared
+        vocabulary's ``<code>:w``; rows with no match keep their fresh initialisation.
+        Returns {code: (embedding rows copied, rows)}.
+        """
+        sd = shared.state_dict()
+        where = {t: i for i, t in enumerate(shared_tokens)}
+        if len(shared_tokens) != shared.config.vocab_size:
+            raise UsageError(
+                f"the shared model has {shared.config.vocab_size} token embeddings but "
+                f"{len(shared_tokens)} tokens were given"
+            )
+        mine = {
+            k: v for k, v in shared.config.to_dict().items() if k not in ("vocab_size", "pad_id")
+        }
+        out: dict[str, tuple[int, int]] = {}
+        for code, tokens in group_tokens.items():
+            group = self.group(code)
+            theirs = {
+                k: v for k, v in group.config.to_dict().items() if k not in ("vocab_size", "pad_id")
+            }
+            if theirs != mine:
+                diff = sorted(
+                    k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)
+                )
+                raise UsageError(
+                    f"group {code!r} cannot start from the shared model: their configs differ in "
+                    + ", ".join(diff)
+                )
+            if len(tokens) != group.config.vocab_size:
+                raise UsageError(f"group {code!r}: {len(tokens)} tokens for its embedding table")
+            own = group.state_dict()
+            table = own["tok_emb.weight"].clone()
+            rows = [(i, where.get(t, where.get(f"{code}:{t}"))) for i, t in enumerate(tokens)]
+            hits = [(i, j) for i, j in rows if j is not None]
+            if hits:
+                dst, src = zip(*hits, strict=True)
+                table[list(dst)] = sd["tok_emb.weight"][list(src)].to(table)
+            own.update({k: v.to(own[k]) for k, v in sd.items() if k != "tok_emb.weight"})
+            own["tok_emb.weight"] = table
+            group.load_state_dict(own)
+            out[code] = (len(hits), len(tokens))
+        return out
+
     # -- language-dispatched model API -----------------------------------------------------
 
     def _split(self, lang: Lang, b: int) -> list[tuple[str, Tensor | None]]:

@@ -167,6 +167,14 @@ class TrainConfig:
     resume: bool = False  # continue OUT/last exactly (same config); without OUT/last: a fresh
     # start (or init_from), so "the same command + --resume" restarts a preempted job
     init_from: str | None = None  # start from a checkpoint (MLSF: add languages to it)
+    # MLSF, a shared start: groups share no weights, so each learns from its own language's
+    # clips alone (~50 words a language in the demo corpus: 63% of the reader's ceiling where the
+    # shared Prompt2LangGloss model reaches 79%). `shared_steps` > 0 first trains the shared
+    # all-language pose model (mode prompt) for that many steps in OUT/shared, then starts every
+    # group from it (`group_init`) and trains the groups for `steps`; `group_init` alone starts
+    # them from a prompt-mode checkpoint trained elsewhere. Groups still end up independent.
+    shared_steps: int = 0
+    group_init: str | None = None
 
     @property
     def warmup(self) -> int:
@@ -220,6 +228,17 @@ class TrainConfig:
             if getattr(self, name) not in choices:
                 bad(name, f"must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
         self.languages = _languages(self.languages)
+        if self.shared_steps < 0:
+            bad("shared_steps", f"must be >= 0, got {self.shared_steps}")
+        for name in ("shared_steps", "group_init"):
+            if getattr(self, name) and self.mode != "mlsf":
+                bad(name, "a shared start is for mode mlsf (its groups start from mode prompt)")
+            if getattr(self, name) and self.init_from:
+                bad(name, "init_from already gives the groups their weights")
+            if getattr(self, name) and self.tokenizer == "subword":
+                bad(name, "the shared model has no subword inputs: use tokenizer char")
+        if self.shared_steps and self.group_init:
+            bad("group_init", "shared_steps trains the shared model itself: give one of the two")
         if self.mode == "prompt" and self.tokenizer == "subword":
             bad("tokenizer", "mode 'prompt' uses a language-tagged word vocabulary, not subword")
         positive = ("batch_size", "max_clip_frames", "steps", "subword_vocab_size", "log_every")

@@ -454,8 +454,37 @@ class Trainer:
                 "kinematic head: body fitted on the train split (shoulder width "
                 f"{float(np.linalg.norm(body['rest'][2] - body['rest'][5])):.3f})"
             )
+        if cfg.group_init:
+            self._start_groups(model, Path(cfg.group_init))  # type: ignore[arg-type]
         self.model = model.to(self.device)
         self.trained = list(langs)
+
+    def _start_groups(self, model: MLSF, path: Path) -> None:
+        """`group_init`: every group starts from the shared pose model of a prompt checkpoint
+        (`MLSF.start_from_shared`), and the run adopts its normalisation, which those weights
+        were trained under."""
+        ck = load_checkpoint(path)
+        if ck.config["mode"] != "prompt":
+            raise UsageError(
+                f"group_init {path}: a {ck.config['mode']!r} checkpoint; the groups start from "
+                "a mode 'prompt' one (the shared all-language model)"
+            )
+        if ck.config.get("skeleton", self.skeleton) != self.skeleton:
+            raise UsageError(
+                f"group_init {path} was trained on skeleton {ck.config.get('skeleton')!r}"
+            )
+        vocab = next(iter(ck.tokenizers.values()))
+        copied = model.start_from_shared(
+            ck.model.model,  # type: ignore[union-attr, arg-type]
+            vocab.tokens,  # type: ignore[attr-defined]
+            {c: self.tokenizers[c].tokens for c in model.languages},  # type: ignore[attr-defined]
+        )
+        self.stats = ck.stats
+        rows = sum(a for a, _ in copied.values()), sum(b for _, b in copied.values())
+        self._say(
+            f"groups start from the shared model {path} (step {ck.config.get('step')}): every "
+            f"weight, and {rows[0]} of {rows[1]} input-token embeddings matched by token"
+        )
 
     def _setup_from_checkpoint(self, path: Path, resume: bool) -> None:
         cfg = self.cfg
@@ -1097,9 +1126,52 @@ def train(
     cfg = config.validate()
     info = D.setup(cfg.device)
     try:
+        if cfg.shared_steps:
+            cfg = _shared_start(cfg, info)
         return Trainer(cfg, info, on_step).run()
     finally:
         D.cleanup(info)
+
+
+SHARED_DIR = "shared"  # OUT/shared: the shared start of an MLSF run (config `shared_steps`)
+
+
+def _shared_start(cfg: TrainConfig, info: D.DistInfo) -> TrainConfig:
+    """MLSF with `shared_steps`: train the shared all-language pose model (mode prompt, same
+    size, data, seed and optimiser settings) in OUT/shared, then return the MLSF config whose
+    groups start from its checkpoint. Resumable: with --resume a finished shared model is kept,
+    an unfinished one continued, and an MLSF run already under way needs neither."""
+    out = Path(cfg.out)
+    mlsf = dataclasses.replace(cfg, shared_steps=0, group_init=str(out / SHARED_DIR / "best"))
+    if cfg.resume and (resolve(out / "last") / CONFIG).exists():
+        return mlsf  # the groups have started: the shared model is not needed again
+    done = out / SHARED_DIR / "result.json"
+    result = None
+    if cfg.resume and done.exists():
+        result = json.loads(done.read_text(encoding="utf-8"))
+        if result.get("step") != cfg.shared_steps:
+            result = None
+    if result is None:
+        if info.is_main:
+            log.info(
+                "mlsf shared start: training the shared all-language model for %d steps in %s, "
+                "then every group starts from it",
+                cfg.shared_steps,
+                out / SHARED_DIR,
+            )
+        shared = dataclasses.replace(
+            cfg,
+            mode="prompt",
+            out=str(out / SHARED_DIR),
+            steps=cfg.shared_steps,
+            shared_steps=0,
+            log=None,
+            tensorboard=False,
+        )
+        result = Trainer(shared.validate(), info).run().to_dict()
+        D.barrier()  # rank 0 has written the checkpoint the groups load
+    mlsf.group_init = str(result["checkpoint"])
+    return mlsf
 
 
 __all__ = [
