@@ -673,8 +673,8 @@ def findings(doc: dict[str, Any]) -> list[str]:
         parts = []
         if any(r.get("start") for r in runs[name].values()):
             parts.append(
-                f"its groups start from the {SHARED_FROM} run of the same seed and train on "
-                f"alone ({_steps(runs[name])} steps in all)"
+                f"its groups start from the {SHARED_FROM} run of the same seed, then each trains "
+                f"on its own language ({_steps(runs[name])} steps in all)"
             )
         if dtw is not None and floor_dtw is not None:
             parts.append(

@@ -66,6 +66,10 @@ def toy(args):
             a = None
         elif a.startswith("--steps="):
             a = None
+        elif a == "--shared-steps":  # MLSF's shared start: as toy as the rest
+            next(it)
+            out += [a, STEPS]
+            a = None
         elif a == "--size":
             size = next(it)
             out += ["--size", "tiny"]
