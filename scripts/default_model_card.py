@@ -22,8 +22,9 @@ SYSTEMS = (("ground_truth", "ground truth (ceiling)"), ("generated", "this model
            ("floor", "mean-pose floor"))  # fmt: skip
 
 
-START = """ Each group started from the shared pose model below (`--group-init`: alone, a
-  group learns only from its own language's few clips), then trained on its language alone."""
+START = """
+  Each group started from the shared pose model below (`--group-init`: alone, a group learns
+  only from its own language's few clips), then trained on its own language."""
 
 
 def _params(part: Path) -> int:

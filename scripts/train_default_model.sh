@@ -2,14 +2,15 @@
 # Reproduce the default model shipped in signllm/assets/models/default from the bundled data.
 #   bash scripts/train_default_model.sh                  # ~1 h on 2 CPU cores, minutes on a GPU
 #   STEPS=30 bash scripts/train_default_model.sh         # a toy run: every knob is honoured
-# Knobs (environment): STEPS (pose models), GROUP_STEPS (MLSF groups after their shared start,
-# default STEPS), SIZE (pose model preset, default small), SETS (model overrides), TEXT_STEPS (prompt -> gloss text model, default
+# Knobs (environment): STEPS (pose models), SHARED_START=1 (MLSF groups start from the shared
+# pose model, then train GROUP_STEPS, default STEPS; off for the shipped model: see its card), SIZE (pose model preset, default small), SETS (model overrides), TEXT_STEPS (prompt -> gloss text model, default
 # STEPS), LANGS (MLSF groups), PROMPT_LANGS (the shared Prompt2LangGloss model: all 20 languages
 # by default, one small model), DEVICE, DATA, RUNS, READER (a `signllm train-reader` checkpoint:
 # the card then reports fingerspelling read back), SKIP_DATA=1 (DATA is already built),
 # TEXT_FROM=DIR (reuse a trained prompt -> gloss text model instead of training one).
-# Steps: build the demo corpus, train the shared Prompt2LangGloss pose model and its text model
-# side by side, then MLSF with its groups starting from the shared pose model, copy the best checkpoints (no trainer state) next to the current model,
+# Steps: build the demo corpus, train MLSF, the shared Prompt2LangGloss pose model and its text
+# model side by side (SHARED_START=1: MLSF after the shared model, starting from it), copy
+# the best checkpoints (no trainer state) next to the current model,
 # evaluate them on the held-out test split, write the card, then swap the folder in: the shipped
 # model and its card are replaced only by a complete new one.
 set -euo pipefail
@@ -32,10 +33,14 @@ SETS=${SETS:-}
 common=(--data "$DATA" --size "$SIZE" --steps "$STEPS" --batch-size 16 --lr 1e-3
         --checkpoint-every 500 --seed 0 --device "$DEVICE" --no-progress)
 for kv in $SETS; do common+=(--set "$kv"); done
-# the shared pose model and the text model are independent: side by side, one thread each;
-# the MLSF groups then start from the shared model (a shared start: each group alone sees only
-# its own language's clips) and train GROUP_STEPS more
+# the trainings are independent: side by side, one thread each. With SHARED_START=1 the MLSF
+# groups instead start from the shared pose model once it is trained (`--group-init`) and train
+# GROUP_STEPS more
 export OMP_NUM_THREADS=1
+if [ -z "${SHARED_START:-}" ]; then
+  "$PY" -m signllm train --out "$RUNS/mlsf" --mode mlsf --languages "$LANGS" "${common[@]}" &
+  p1=$!
+fi
 "$PY" -m signllm train --out "$RUNS/prompt" --mode prompt --languages "$PROMPT_LANGS" \
   "${common[@]}" &
 p2=$!
@@ -46,13 +51,15 @@ else                              # depend on the pose models' space or inputs)
     --steps "$TEXT_STEPS" --no-progress &
 fi
 p3=$!
-wait "$p2"  # any failure stops here (set -e)
-start="$RUNS/prompt/best"
-[ -f "$start/config.json" ] || start="$RUNS/prompt/last"
-"$PY" -m signllm train --out "$RUNS/mlsf" --mode mlsf --languages "$LANGS" "${common[@]}" \
-  --steps "$GROUP_STEPS" --group-init "$start" &
-p1=$!
-for p in $p1 $p3; do wait "$p"; done
+if [ -n "${SHARED_START:-}" ]; then
+  wait "$p2"  # any failure stops here (set -e)
+  start="$RUNS/prompt/best"
+  [ -f "$start/config.json" ] || start="$RUNS/prompt/last"
+  "$PY" -m signllm train --out "$RUNS/mlsf" --mode mlsf --languages "$LANGS" "${common[@]}" \
+    --steps "$GROUP_STEPS" --group-init "$start" &
+  p1=$!
+fi
+for p in $p1 $p2 $p3; do wait "$p"; done  # any failure stops here (set -e)
 
 NEW="$DEST.new"
 rm -rf "$NEW" && mkdir -p "$NEW"
@@ -66,7 +73,7 @@ cp -r "$RUNS/prompt_text" "$NEW/prompt_text"
 rm -f "$NEW/prompt_text/trainer_state.pt"
 "$PY" scripts/default_model_card.py "$NEW" --data "$DATA" --languages "$LANGS" \
   ${READER:+--reader "$READER"} --device "$DEVICE" \
-  --command "${READER:+READER=$READER }STEPS=$STEPS GROUP_STEPS=$GROUP_STEPS SIZE=$SIZE TEXT_STEPS=$TEXT_STEPS LANGS=$LANGS PROMPT_LANGS=$PROMPT_LANGS SETS='$SETS' bash scripts/train_default_model.sh"
+  --command "${READER:+READER=$READER }${SHARED_START:+SHARED_START=1 GROUP_STEPS=$GROUP_STEPS }STEPS=$STEPS SIZE=$SIZE TEXT_STEPS=$TEXT_STEPS LANGS=$LANGS PROMPT_LANGS=$PROMPT_LANGS SETS='$SETS' bash scripts/train_default_model.sh"
 rm -rf "$DEST.old"
 [ -d "$DEST" ] && mv "$DEST" "$DEST.old"
 mv "$NEW" "$DEST" && rm -rf "$DEST.old"

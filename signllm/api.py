@@ -517,11 +517,17 @@ class Translator:
         return poses
 
     def _rest_pose(self) -> np.ndarray | None:
-        """The mean training pose of the loaded pose model (J, 3), in the signing space."""
+        """The loaded pose model's rest pose (J, 3) in the signing space: the body its kinematic
+        head was fitted with, one consistent skeleton. (Per-joint mean positions are not: a
+        hand's joints are tracked in different frames, so their means make no hand.)"""
+        from .models.kinematic import KinematicHead
+
         for ckpt in (self.mlsf, self.prompt):
-            mean = None if ckpt is None else np.asarray(ckpt.stats.mean)
-            if mean is not None and mean.shape == (NUM_JOINTS, 3) and np.abs(mean).max() > 0:
-                return mean  # (identity stats, of a model trained without normalising: none)
+            for m in [] if ckpt is None else ckpt.model.modules():
+                if isinstance(m, KinematicHead):
+                    rest = m.rest.detach().cpu().numpy().astype(np.float32)
+                    if rest.shape == (NUM_JOINTS, 3) and np.abs(rest).max() > 0:
+                        return rest
         return None
 
     def _join(self, segments: list[Pose], spans: list[tuple[int, int]]) -> Pose:

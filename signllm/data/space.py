@@ -297,8 +297,8 @@ def rest_hand(pose: Pose, template: np.ndarray, side: str = "left") -> Pose:
 
     Why: fingerspelling recordings track the active hand only (the lexicon's letters leave the
     other hand, and often its wrist, out), so a translation spelled from them showed an arm that
-    ends at the elbow. `template` (J, 3) is a pose in this signing space (a model's mean training
-    pose). Where the wrist was tracked, the template's hand is moved so that its wrist meets it;
+    ends at the elbow. `template` (J, 3) is one consistent pose in this signing space (a model's
+    rest pose). Where the wrist was tracked, the template's hand is moved so that its wrist meets it;
     where only the elbow was, the template's forearm and hand hang from the elbow. Shapes and
     offsets are the template's. The filled joints get confidence `REST_HAND_CONFIDENCE`, so
     consumers can tell them from tracked ones.
