@@ -234,13 +234,11 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                         "--steps", str(args.bt_steps), "--no-progress", *dev],
                         runs / "logs" / "bt.log", threads))  # fmt: skip
     trained: dict[tuple[str, int], Path] = {}
-    later: list[Job] = []  # shared starts: they begin where a Prompt2LangGloss run ends
+    later: list[tuple[Job, Path]] = []  # shared starts, each after the run it starts from
     wanted = [v for v in VARIANTS if not args.only or slug(v[0]) in args.only]
-    if any(v[3] for v in wanted) and not any(v[0] == SHARED_FROM for v in wanted):
-        wanted.append(next(v for v in VARIANTS if v[0] == SHARED_FROM))  # needed, not reported
-        needed_only = True
-    else:
-        needed_only = False
+    needed_only = any(v[3] for v in wanted) and all(v[0] != SHARED_FROM for v in wanted)
+    if needed_only:  # a shared start needs its run: trained, not reported
+        wanted.append(next(v for v in VARIANTS if v[0] == SHARED_FROM))
     for name, mode, plc, shared in wanted:
         for seed in args.seeds:
             out = runs / slug(name) / f"seed{seed}"
@@ -258,18 +256,19 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                     "--max-clip-frames", str(args.max_clip_frames), "--seed", str(seed),
                     "--no-progress", *dev, *(x for s in sets for x in ("--set", s)),
                     *(["--group-init", str(start)] if shared else [])]  # fmt: skip
-            (later if shared else jobs).append(
-                Job(train_job(name, seed), argv, runs / "logs" / f"{slug(name)}_seed{seed}.log",
-                    threads, args.train_limit, out / "best"))  # fmt: skip
+            job = Job(train_job(name, seed), argv, runs / "logs" / f"{slug(name)}_seed{seed}.log",
+                      threads, args.train_limit, out / "best")  # fmt: skip
+            if shared:
+                later.append((job, start))
+            else:
+                jobs.append(job)
     failed: list[str] = []
     seconds.update(run_jobs(jobs, args.jobs, failed))
-    for j in list(later):
-        start = Path(j.argv[j.argv.index("--group-init") + 1])
-        if not (start / "config.json").exists():
-            failed.append(f"{j.name} failed: no {SHARED_FROM} checkpoint {start} to start from")
-            later.remove(j)
-    seconds.update(run_jobs(later, args.jobs, failed))
-    jobs += later
+    ready = [j for j, start in later if (start / "config.json").exists()]
+    failed += [f"{j.name} failed: no {SHARED_FROM} checkpoint {start} to start from"
+               for j, start in later if j not in ready]  # fmt: skip
+    seconds.update(run_jobs(ready, args.jobs, failed))
+    jobs += ready
     record_jobs(runs, jobs, failed)
     if not (reader / "config.json").exists():
         raise SignLLMError(f"no reader in {reader}: " + "; ".join(failed))

@@ -179,6 +179,7 @@ class Translator:
         self.lexicon = load_signs(lexicon)  # the user's recorded signs (None: none)
         self._letters_path = fingerspelling
         self._letters: Any = None
+        self._rest: tuple[np.ndarray | None] | None = None  # `_rest_pose`, found on first use
         self.card = self._read_card()
 
     # -- what it can do ----------------------------------------------------------------------
@@ -520,15 +521,20 @@ class Translator:
         """The loaded pose model's rest pose (J, 3) in the signing space: the body its kinematic
         head was fitted with, one consistent skeleton. (Per-joint mean positions are not: a
         hand's joints are tracked in different frames, so their means make no hand.)"""
-        from .models.kinematic import KinematicHead
+        if self._rest is None:  # once per Translator: the models do not change
+            from .models.kinematic import KinematicHead
 
-        for ckpt in (self.mlsf, self.prompt):
-            for m in [] if ckpt is None else ckpt.model.modules():
-                if isinstance(m, KinematicHead):
-                    rest = m.rest.detach().cpu().numpy().astype(np.float32)
-                    if rest.shape == (NUM_JOINTS, 3) and np.abs(rest).max() > 0:
-                        return rest
-        return None
+            heads = (
+                m
+                for ckpt in (self.mlsf, self.prompt)
+                if ckpt is not None
+                for m in ckpt.model.modules()
+                if isinstance(m, KinematicHead)
+            )
+            rests = (m.rest.detach().cpu().numpy().astype(np.float32) for m in heads)
+            found = (r for r in rests if r.shape == (NUM_JOINTS, 3) and np.abs(r).max() > 0)
+            self._rest = (next(found, None),)
+        return self._rest[0]
 
     def _join(self, segments: list[Pose], spans: list[tuple[int, int]]) -> Pose:
         from .data.fingerspell import in_signing_space, join

@@ -155,15 +155,15 @@ class MLSF(nn.Module):
                 f"the shared model has {shared.config.vocab_size} token embeddings but "
                 f"{len(shared_tokens)} tokens were given"
             )
-        mine = {
-            k: v for k, v in shared.config.to_dict().items() if k not in ("vocab_size", "pad_id")
-        }
+
+        def body(config: ProgressiveConfig) -> dict[str, Any]:  # all but the vocabulary's
+            return {k: v for k, v in config.to_dict().items() if k not in ("vocab_size", "pad_id")}
+
+        mine = body(shared.config)
         out: dict[str, tuple[int, int]] = {}
         for code, tokens in group_tokens.items():
             group = self.group(code)
-            theirs = {
-                k: v for k, v in group.config.to_dict().items() if k not in ("vocab_size", "pad_id")
-            }
+            theirs = body(group.config)
             if theirs != mine:
                 diff = sorted(
                     k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)
