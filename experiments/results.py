@@ -52,15 +52,18 @@ from signllm.eval.report import group_label, write_json, write_text
 log = logging.getLogger("signllm.results")
 
 # name, mode, with RL loss + PLC, MLSF groups starting from the SHARED_FROM run of the same seed
-# (`--group-init`; then `--group-steps` of their own)
+# (`--group-init`; then `--group-steps` of their own), train settings of its own (`--set`)
 SHARED_FROM = "Prompt2LangGloss"
-VARIANTS: tuple[tuple[str, str, bool, bool], ...] = (
-    ("MLSF", "mlsf", False, False),
-    ("MLSF + RL loss + PLC", "mlsf", True, False),
-    ("MLSF, shared start", "mlsf", False, True),
-    ("Prompt2LangGloss", "prompt", False, False),
-    ("Prompt2LangGloss + RL loss + PLC", "prompt", True, False),
+RECORDED = ("recorded_share=0.1",)  # recorded sentences ~10% of the draws, not 1.2%
+VARIANTS: tuple[tuple[str, str, bool, bool, tuple[str, ...]], ...] = (
+    ("MLSF", "mlsf", False, False, ()),
+    ("MLSF + RL loss + PLC", "mlsf", True, False, ()),
+    ("MLSF, shared start", "mlsf", False, True, ()),
+    ("Prompt2LangGloss", "prompt", False, False, ()),
+    ("Prompt2LangGloss + RL loss + PLC", "prompt", True, False, ()),
+    ("Prompt2LangGloss, recorded share", "prompt", False, False, RECORDED),
 )
+SETTINGS = {v[0]: v[4] for v in VARIANTS}
 PLC_OFF = ("plc.loss=pooled", "plc.eta=0", "plc.threshold=none")
 PLC_ON = ("plc.loss=rl", "plc.eta=0.5", "plc.favour=hard", "plc.threshold=0.5", "plc.skip=hard")
 BONES_SHOWN = (
@@ -239,14 +242,15 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     needed_only = any(v[3] for v in wanted) and all(v[0] != SHARED_FROM for v in wanted)
     if needed_only:  # a shared start needs its run: trained, not reported
         wanted.append(next(v for v in VARIANTS if v[0] == SHARED_FROM))
-    for name, mode, plc, shared in wanted:
+    for name, mode, plc, shared, own in wanted:
         for seed in args.seeds:
             out = runs / slug(name) / f"seed{seed}"
             if not (needed_only and name == SHARED_FROM):
                 trained[(name, seed)] = out
             if args.reuse and (out / "result.json").exists():
                 continue
-            sets = [*args.train_set, *(PLC_ON if plc else PLC_OFF), *(args.plc if plc else [])]
+            sets = [*args.train_set, *(PLC_ON if plc else PLC_OFF), *(args.plc if plc else []),
+                    *own]  # fmt: skip
             steps = args.group_steps if shared else args.steps
             start = runs / slug(SHARED_FROM) / f"seed{seed}" / "best"
             argv = ["train", "--data", str(data), "--out", str(out), "--mode", mode,
@@ -311,7 +315,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
     # 5. gather
     results: dict[str, Any] = {}
-    for name, _mode, _plc, shared in VARIANTS:
+    for name, _mode, _plc, shared, _own in VARIANTS:
         seeds = {s: trained[(name, s)] for s in args.seeds if (name, s) in trained}
         if not seeds:
             continue
@@ -670,6 +674,8 @@ def findings(doc: dict[str, Any]) -> list[str]:
         ]  # fmt: skip
         ratios = [g / f for g, f in memo if g is not None and f]
         parts = []
+        if SETTINGS.get(name):
+            parts.append("trained with " + ", ".join(f"`{s}`" for s in SETTINGS[name]))
         if any(r.get("start") for r in runs[name].values()):
             parts.append(
                 f"its groups start from the {SHARED_FROM} run of the same seed, then each trains "

@@ -367,6 +367,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(store_dir: Path, tmp_
             progress=False,
             resume=resume,
             model=ModelOptions(dropout=0.1, noise_std=0.05),  # both draw random numbers
+            ema=0.9,  # the weight average continues from the trainer state
         )
 
     ref = run_training(cfg("ref"))
@@ -376,10 +377,11 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(store_dir: Path, tmp_
     assert load_trainer_state(tmp_path / "run" / "last")["step"] == 5
     resumed = run_training(cfg("run", resume=True))
     assert resumed.returncode == 0, resumed.stderr
-    a = load_file(str(tmp_path / "ref" / "last" / "model.safetensors"))
-    b = load_file(str(tmp_path / "run" / "last" / "model.safetensors"))
-    assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    for ck in ("last", "best"):  # best/: the weight average of the best evaluation
+        a = load_file(str(tmp_path / "ref" / ck / "model.safetensors"))
+        b = load_file(str(tmp_path / "run" / ck / "model.safetensors"))
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a), ck
     # the metrics log was cut back to the checkpoint and continued: one row per step
     steps = [
         json.loads(line)["step"]

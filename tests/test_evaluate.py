@@ -372,6 +372,13 @@ def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> No
     page = results_markdown(doc)
     assert "| MLSF, shared start | 90 + 30 |" in page
     assert any("start from the Prompt2LangGloss run" in f and "90 + 30" in f for f in findings(doc))
+    # a variant with train settings of its own names them
+    from experiments.results import VARIANTS
+
+    name, *_, own = next(v for v in VARIANTS if v[4])
+    doc["runs"][name] = {"0": seed}
+    said = [f for f in findings(doc) if f.startswith(f"- **{name}**")]
+    assert said and all(f"`{s}`" in said[0] for s in own)
 
 
 def test_results_ledger_keeps_earlier_runs_commands(tmp_path: Path) -> None:

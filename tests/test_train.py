@@ -437,3 +437,93 @@ def test_mlsf_shared_start_copies_the_shared_model_into_every_group(
     ):
         with pytest.raises(UsageError, match=f"'{field}'"):
             tiny(store_dir, tmp_path / "x", **kw).validate()
+
+
+def test_weight_average_goes_to_best_and_the_raw_weights_to_last(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    cfg = tiny(store_dir, tmp_path / "run", languages=["gsg"], ema=0.5, eval_every=8)
+    train(cfg)  # one evaluation, at the end: best/ is saved then
+    best = load_file(str(tmp_path / "run" / "best" / "model.safetensors"))
+    last = load_file(str(tmp_path / "run" / "last" / "model.safetensors"))
+    state = load_trainer_state(tmp_path / "run" / "last")
+    model = load_checkpoint(tmp_path / "run" / "last").model
+    trainable = [k for k, p in model.named_parameters() if k.startswith("groups.gsg.")]
+    assert len(state["ema"]) == len(trainable) > 0
+    assert not all(torch.equal(best[k], last[k]) for k in trainable)  # 8 updates apart
+    for k, avg in zip(trainable, state["ema"], strict=True):
+        assert torch.equal(best[k], avg), k
+    with pytest.raises(UsageError, match="'ema'"):
+        TrainConfig(data="d", out="o", ema=1.0).validate()
+
+
+def test_recorded_share_repeats_recorded_clips_in_every_epoch() -> None:
+    from signllm.train.data import share_repeats
+
+    recorded = np.array([True] * 2 + [False] * 18)
+    rep = share_repeats(recorded, 0.5)  # 2 recordings among 18 composed words: 9 copies each
+    assert rep is not None and rep.tolist() == [9, 9] + [1] * 18
+    assert share_repeats(recorded, 0.0) is None  # off
+    assert share_repeats(recorded, 0.05) is None  # recordings already make 10% of the draws
+    assert share_repeats(np.ones(4, bool), 0.5) is None  # nothing composed
+    assert share_repeats(np.zeros(4, bool), 0.5) is None  # nothing recorded
+    plan = BatchPlan(np.full(20, 10), 4, seed=1, repeats=rep)
+    draws = np.concatenate([plan.next() for _ in range(9)])  # one epoch: 36 draws
+    counts = np.bincount(draws, minlength=20)
+    assert counts[:2].tolist() == [9, 9] and (counts[2:] == 1).all()
+    again = plan.clone()
+    assert [tuple(again.next()) for _ in range(5)] == [tuple(plan.next()) for _ in range(5)]
+    groups = np.array(["gsg"] * 10 + ["ase"] * 10)
+    by_group = BatchPlan(np.full(20, 10), 4, seed=1, groups=groups, repeats=rep)
+    seen = np.concatenate(by_group.group_batches(0))
+    assert np.bincount(seen, minlength=20)[:2].tolist() == [9, 9]
+
+
+def test_recorded_share_trains_on_a_store_of_recordings_and_composed_words(
+    samples: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import dataclasses
+    import logging
+
+    from signllm.data.formats.skels import read_skels
+    from signllm.data.store import StoreWriter
+
+    store = tmp_path / "store"
+    with StoreWriter(store) as w:
+        for split in ("train", "dev"):
+            poses = list(read_skels(samples / "phoenix14t" / f"{split}.skels", language="gsg"))
+            for p in poses:
+                w.add(p, split=split)
+            for k, word in enumerate(["wetter", "regen", "wind", "sonne"] * 4):  # composed
+                meta = dataclasses.replace(
+                    poses[k % len(poses)].meta,
+                    id=f"gsg/fs/{word}-{k}-{split}",
+                    text=word,
+                    gloss=f"fs-{word.upper()}",
+                    extra={"fingerspelled": "true", "composed": "true"},
+                )
+                w.add(dataclasses.replace(poses[k % len(poses)], meta=meta), split=split)
+    index = ClipIndex(Store(store), "train", ["gsg"], {"gsg": _char_tok(store)}, {"gsg": "char"})
+    assert int(index.recorded.sum()) == 5 and len(index) == 21
+    with caplog.at_level(logging.INFO, logger="signllm.train"):
+        train(tiny(store, tmp_path / "run", languages=["gsg"], recorded_share=0.5, steps=4))
+    said = [r.getMessage() for r in caplog.records if "recorded_share" in r.getMessage()]
+    assert said and "5 recorded of 21" in said[0] and "each drawn 3x" in said[0]
+    saved = json.loads((tmp_path / "run" / "last" / "config.json").read_text())
+    assert saved["train"]["recorded_share"] == 0.5
+    with pytest.raises(UsageError, match="'recorded_share'"):  # a resumed run keeps its draws
+        train(tiny(store, tmp_path / "run", languages=["gsg"], recorded_share=0.2, resume=True))
+    with pytest.raises(UsageError, match="'recorded_share'"):
+        TrainConfig(data="d", out="o", recorded_share=1.0).validate()
+    with pytest.raises(UsageError, match="'recorded_share'"):
+        apply_overrides(
+            TrainConfig(data="d", out="o"), ["recorded_share=0.2", "plc.eta=1"]
+        ).validate()
+
+
+def _char_tok(store: Path):
+    from signllm.train.data import build_tokenizers
+
+    return build_tokenizers(Store(store), "train", ["gsg"], "mlsf", {"gsg": "char"})["gsg"]

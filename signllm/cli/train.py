@@ -33,6 +33,8 @@ _HELP = {
     "shared_steps": "MLSF: first train the shared all-language model this many steps "
     "(OUT/shared), then start every group from it",
     "group_init": "MLSF: start every group from this mode-prompt checkpoint's pose model",
+    "recorded_share": "share of the draws for recorded clips against composed fingerspelled "
+    "words: recordings are repeated in each epoch up to it (0 = uniform draws)",
     "dev_holdout": "share of train clips held out as dev when the store has no dev split",
     "dev_holdout_max": "at most this many held-out dev clips (0 = never hold out)",
     "warmup_steps": "linear warm-up steps, capped at warmup_fraction of --steps",

@@ -135,6 +135,10 @@ class TrainConfig:
     # batching
     batch_size: int = 8  # clips per global batch (split over DDP ranks)
     max_frames_per_batch: int | None = None  # set: length-bucketed batches of <= this many frames
+    # share of the draws for recorded clips against composed ones (the demo corpus's
+    # fingerspelled words): recorded clips are repeated in each epoch up to about this share
+    # (0 = uniform draws; nothing changes when recordings already make it; train/data.py)
+    recorded_share: float = 0.0
     max_clip_frames: int = 400  # longer clips are truncated (the counter keeps the full length)
     normalize: bool = True  # standardise coordinates with train-split mean/std (saved in ckpt)
     stats_clips: int = 2000  # clips sampled for the normalisation stats (0 = the whole split)
@@ -148,6 +152,10 @@ class TrainConfig:
     decay: str = "cosine"  # "cosine" | "linear" | "none", down to min_lr_ratio * lr at `steps`
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0  # max global grad norm (0 = off)
+    # decay of an exponential moving average of the weights (0 = off; e.g. 0.999): dev
+    # evaluations and best/ use the average, last/ keeps the raw weights (and the average in its
+    # trainer state) so --resume continues exactly
+    ema: float = 0.0
     bf16: bool = True  # bf16 autocast, on CUDA only (CPU/MPS stay float32)
     plc: PLCOptions = field(default_factory=PLCOptions)
     # evaluation, checkpoints, logging
@@ -269,6 +277,10 @@ class TrainConfig:
             bad("dev_holdout", f"must be in [0, 1), got {self.dev_holdout}")
         if not 0 <= self.warmup_fraction <= 1:
             bad("warmup_fraction", f"must be in [0, 1], got {self.warmup_fraction}")
+        if not 0 <= self.ema < 1:
+            bad("ema", f"must be in [0, 1), got {self.ema}")
+        if not 0 <= self.recorded_share < 1:
+            bad("recorded_share", f"must be in [0, 1), got {self.recorded_share}")
         if not 0 <= self.min_lr_ratio <= 1:
             bad("min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio}")
         if self.max_frames_per_batch is not None and self.max_frames_per_batch < 1:
@@ -292,6 +304,8 @@ class TrainConfig:
         ):
             if value not in choices:
                 bad(name, f"must be one of {', '.join(choices)}, got {value!r}")
+        if plc.sampling and self.recorded_share:
+            bad("recorded_share", "PLC sampling (plc.eta > 0) draws clips by their loss instead")
         if plc.sampling and self.max_frames_per_batch is not None:
             bad(
                 "max_frames_per_batch",

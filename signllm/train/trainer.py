@@ -94,6 +94,7 @@ from .data import (
     iter_eval_batches,
     resolve_kind,
     shard,
+    share_repeats,
     train_languages,
 )
 from .plc import rl_loss
@@ -116,6 +117,7 @@ RESUME_FIXED = (
     "normalize",
     "train_split",
     "language_batches",
+    "recorded_share",
 )
 
 
@@ -569,6 +571,15 @@ class Trainer:
         self.dataset = ClipDataset(self.store, self.index, self.stats, cfg.max_clip_frames)
         self.capped = np.minimum(self.index.frames, cfg.max_clip_frames)
         by_language = cfg.mode == "mlsf" and cfg.language_batches and len(langs) > 1
+        repeats = share_repeats(self.index.recorded, cfg.recorded_share)
+        if repeats is not None:
+            n_rec = int(self.index.recorded.sum())
+            k = int(repeats.max())
+            self._say(
+                f"recorded_share {cfg.recorded_share:g}: {n_rec} recorded of {len(self.index)} "
+                f"{cfg.train_split} clips ({n_rec / len(self.index):.1%}), each drawn {k}x as "
+                f"often as a composed one ({n_rec * k / int(repeats.sum()):.1%} of draws)"
+            )
         self.plan = BatchPlan(
             self.capped,
             cfg.batch_size,
@@ -578,6 +589,7 @@ class Trainer:
             groups=np.array([self.index.language(i) for i in range(len(self.index))])
             if by_language
             else None,
+            repeats=repeats,
         )
         self.dev = None
         if info.is_main and self.dev_split in self.store.splits:
@@ -624,6 +636,8 @@ class Trainer:
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
         self.params = params
+        # the moving average of the trainable weights (cfg.ema), updated after every update
+        self.ema = [p.detach().clone() for p in params] if self.cfg.ema else None
         self.optimizer = torch.optim.AdamW(
             [
                 {"params": decay, "weight_decay": self.cfg.weight_decay},
@@ -655,6 +669,7 @@ class Trainer:
             "skipper": self.skipper.state_dict() if self.skipper else None,
             "best": self.best,
             "bad_evals": self.bad_evals,
+            "ema": self.ema,
             "torch_rng": torch_rngs,
             "cuda_rng": cuda_rngs,
             "rng": _rng_state(),
@@ -672,6 +687,9 @@ class Trainer:
             self.skipper.load_state_dict(s["skipper"])
         self.best = s.get("best")
         self.bad_evals = int(s.get("bad_evals", 0))
+        if self.ema is not None and s.get("ema") is not None:
+            for e, saved in zip(self.ema, s["ema"], strict=True):
+                e.copy_(saved)
         rank = self.info.rank
         rngs = s.get("torch_rng") or []
         if int(s.get("world_size", 1)) == self.info.world_size and rank < len(rngs):
@@ -701,7 +719,8 @@ class Trainer:
     def save(self, best: bool = False) -> None:
         """last/ with the trainer state (a collective: every rank calls it), or best/ (rank 0)."""
         if best:
-            save_checkpoint(self.best_dir, self.model, self.tokenizers, self._meta())
+            with self._averaged():
+                save_checkpoint(self.best_dir, self.model, self.tokenizers, self._meta())
             return
         torch_rngs = D.all_gather_object(torch.get_rng_state())
         cuda = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
@@ -835,6 +854,11 @@ class Trainer:
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
                 self.optimizer.step()
+                if self.ema is not None:
+                    # the average starts fast ((1 + n) / (10 + n)) so early steps do not drag it
+                    d = min(cfg.ema, (1 + self.step) / (10 + self.step))
+                    with torch.no_grad():
+                        torch._foreach_lerp_(self.ema, [p.detach() for p in self.params], 1 - d)
         self.step += 1
         pc, cc = out["pose_count"].detach().float(), out["counter_count"].detach().float()
         sums = torch.stack(  # summed over ranks when logged: global pooled losses
@@ -860,9 +884,31 @@ class Trainer:
 
     # -- evaluation --------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _averaged(self) -> Any:
+        """The model holds the moving average of its weights inside the block (cfg.ema)."""
+        if self.ema is None:
+            yield
+            return
+        with torch.no_grad():
+            raw = [p.detach().clone() for p in self.params]
+            for p, e in zip(self.params, self.ema, strict=True):
+                p.copy_(e)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, r in zip(self.params, raw, strict=True):
+                    p.copy_(r)
+
     @torch.no_grad()
     def evaluate(self) -> dict[str, Any]:
         """Dev teacher-forced loss and honest-generation DTW-MJE (rank 0 only)."""
+        assert self.dev is not None
+        with self._averaged():
+            return self._evaluate()
+
+    def _evaluate(self) -> dict[str, Any]:
         assert self.dev is not None
         cfg, model = self.cfg, self.model
         was = model.training
