@@ -1,4 +1,4 @@
-"""The results page in one command: corpus -> readers on ground truth -> 5 variants x seeds -> scores.
+"""The results page in one command: corpus -> readers on ground truth -> 6 variants x seeds -> scores.
 
     python -m experiments.results                          # the defaults (see --help)
     python -m experiments.results --jobs 12 --device cuda  # a machine with a GPU and 16 cores
@@ -15,7 +15,9 @@ What it does, on the demo corpus (`signllm data demo`):
    with the same steps, size and batches (`signllm train`: kinematic head, character input);
    and MLSF with a shared start: its groups start from the Prompt2LangGloss run of the same
    seed (`--group-init`: the shared all-language pose model) and train `--group-steps` more, so
-   it has had more steps in all than the others, and the page says so;
+   it has had more steps in all than the others, and the page says so; and Prompt2LangGloss
+   continued from that run for `--group-steps` with the recorded sentences at ~10% of the draws
+   (`recorded_share`) and a weight average (`ema`);
 4. evaluates every run on the held-out test split (`signllm evaluate`: ceiling = ground truth,
    floor = the motionless mean pose, both read by the same instruments), and on the recorded
    sentences of the *train* split (memorisation: can the decoder reproduce signing it has seen?);
@@ -51,19 +53,23 @@ from signllm.eval.report import group_label, write_json, write_text
 
 log = logging.getLogger("signllm.results")
 
-# name, mode, with RL loss + PLC, MLSF groups starting from the SHARED_FROM run of the same seed
-# (`--group-init`; then `--group-steps` of their own), train settings of its own (`--set`)
+# name, mode, with RL loss + PLC, starting from the SHARED_FROM run of the same seed (MLSF: its
+# groups, `--group-init`; mode prompt: that model, `--init-from`; then `--group-steps` of their
+# own), train settings of its own (`--set`)
 SHARED_FROM = "Prompt2LangGloss"
-RECORDED = ("recorded_share=0.1",)  # recorded sentences ~10% of the draws, not 1.2%
+# recorded sentences ~10% of the draws (not 1.2%), and the weight average for best/
+CONTINUED = ("recorded_share=0.1", "ema=0.999")
 VARIANTS: tuple[tuple[str, str, bool, bool, tuple[str, ...]], ...] = (
     ("MLSF", "mlsf", False, False, ()),
     ("MLSF + RL loss + PLC", "mlsf", True, False, ()),
     ("MLSF, shared start", "mlsf", False, True, ()),
     ("Prompt2LangGloss", "prompt", False, False, ()),
     ("Prompt2LangGloss + RL loss + PLC", "prompt", True, False, ()),
-    ("Prompt2LangGloss, recorded share", "prompt", False, False, RECORDED),
+    ("Prompt2LangGloss, continued", "prompt", False, True, CONTINUED),
 )
 SETTINGS = {v[0]: v[4] for v in VARIANTS}
+START_FLAG = {"mlsf": "--group-init", "prompt": "--init-from"}
+MODES = {v[0]: v[1] for v in VARIANTS}
 PLC_OFF = ("plc.loss=pooled", "plc.eta=0", "plc.threshold=none")
 PLC_ON = ("plc.loss=rl", "plc.eta=0.5", "plc.favour=hard", "plc.threshold=0.5", "plc.skip=hard")
 BONES_SHOWN = (
@@ -259,7 +265,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                     str(args.eval_every), "--eval-clips", str(args.eval_clips),
                     "--max-clip-frames", str(args.max_clip_frames), "--seed", str(seed),
                     "--no-progress", *dev, *(x for s in sets for x in ("--set", s)),
-                    *(["--group-init", str(start)] if shared else [])]  # fmt: skip
+                    *([START_FLAG[mode], str(start)] if shared else [])]  # fmt: skip
             job = Job(train_job(name, seed), argv, runs / "logs" / f"{slug(name)}_seed{seed}.log",
                       threads, args.train_limit, out / "best")  # fmt: skip
             if shared:
@@ -680,6 +686,9 @@ def findings(doc: dict[str, Any]) -> list[str]:
             parts.append(
                 f"its groups start from the {SHARED_FROM} run of the same seed, then each trains "
                 f"on its own language ({_steps(runs[name])} steps in all)"
+                if MODES.get(name, "mlsf") == "mlsf"
+                else f"it continues the {SHARED_FROM} run of the same seed "
+                f"({_steps(runs[name])} steps in all)"
             )
         if dtw is not None and floor_dtw is not None:
             parts.append(
@@ -741,8 +750,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--group-steps", type=int,
-        help="MLSF, shared start: steps of the groups after the Prompt2LangGloss run they start "
-        "from (default: a third of --steps)",
+        help="the variants that start from the Prompt2LangGloss run (MLSF, shared start; "
+        "Prompt2LangGloss, continued): their steps after it (default: a third of --steps)",
     )  # fmt: skip
     p.add_argument("--reader-steps", type=int, default=3000)
     p.add_argument("--bt-steps", type=int, default=1500, help="0: no sentence BT model")

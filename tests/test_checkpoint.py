@@ -377,11 +377,11 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(store_dir: Path, tmp_
     assert load_trainer_state(tmp_path / "run" / "last")["step"] == 5
     resumed = run_training(cfg("run", resume=True))
     assert resumed.returncode == 0, resumed.stderr
-    for ck in ("last", "best"):  # best/: the weight average of the best evaluation
-        a = load_file(str(tmp_path / "ref" / ck / "model.safetensors"))
-        b = load_file(str(tmp_path / "run" / ck / "model.safetensors"))
+    for kind in ("last", "best"):  # best/: the weight average of the best evaluation
+        a = load_file(str(tmp_path / "ref" / kind / "model.safetensors"))
+        b = load_file(str(tmp_path / "run" / kind / "model.safetensors"))
         assert a.keys() == b.keys()
-        assert all(torch.equal(a[k], b[k]) for k in a), ck
+        assert all(torch.equal(a[k], b[k]) for k in a), kind
     # the metrics log was cut back to the checkpoint and continued: one row per step
     steps = [
         json.loads(line)["step"]

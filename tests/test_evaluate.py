@@ -376,9 +376,10 @@ def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> No
     from experiments.results import VARIANTS
 
     name, *_, own = next(v for v in VARIANTS if v[4])
-    doc["runs"][name] = {"0": seed}
+    doc["runs"][name] = {"0": started}
     said = [f for f in findings(doc) if f.startswith(f"- **{name}**")]
     assert said and all(f"`{s}`" in said[0] for s in own)
+    assert "continues the Prompt2LangGloss run" in said[0] and "90 + 30" in said[0]
 
 
 def test_results_ledger_keeps_earlier_runs_commands(tmp_path: Path) -> None:
