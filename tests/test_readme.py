@@ -36,7 +36,7 @@ SKIPPED = {
     "source .venv/bin/activate": "the test's PATH already has signllm of the project's venv",
     "signllm serve": "a server runs until stopped; tests/test_serve.py and test_web_e2e.py run it",
     "torchrun --nnodes 2": "needs two machines (the single-node torchrun line runs, 2 processes)",
-    "bash scripts/make_results.sh": "5 variants x 3 seeds + reader + BT, ~1 h on 2 cores; its page is "
+    "bash scripts/make_results.sh": "6 variants x 3 seeds + reader + BT, ~1 h on 2 cores; its page is "
     "tested by tests/test_evaluate.py",
     "bash scripts/setup_mediapipe.sh": "installs mediapipe from the network; `run.sh test` runs "
     "it before the suite",
