@@ -522,7 +522,7 @@ def results_markdown(doc: dict[str, Any]) -> str:
             f"| {name} | {_steps(runs[name])} "
             f"| {_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'dtw_mje'))} | "
             f"{_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'dtw_mje_hands'))} | "
-            f"{_pm(acc)} | {_pm(pct, '{:.0f}')}% | {_pm(memo, '{:.2f}')} | "
+            f"{_pm(acc)} | {_pm(pct, '{:.1f}')}% | {_pm(memo, '{:.2f}')} | "
             f"{_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'bone_cv'), '{:.4f}')} | "
             f"{_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'limb_mismatch'), '{:.4f}')}"
             f" | {_pm(_per_seed(doc, name, 'test', 'all', 'generated', 'shoulder_dev'))} |"
@@ -698,7 +698,7 @@ def findings(doc: dict[str, Any]) -> list[str]:
         if acc is not None and ceil:
             verdict = "meets" if acc >= 0.8 * ceil else "**misses**"
             parts.append(
-                f"the reader reads {100 * acc / ceil:.0f}% of the ceiling's character accuracy "
+                f"the reader reads {100 * acc / ceil:.1f}% of the ceiling's character accuracy "
                 f"from its held-out words ({verdict} the 80% aim)"
             )
         if ratios:

@@ -1,5 +1,6 @@
-"""Drawing helpers shared by the figure scripts (contact_sheet.py, frame_strip.py): a clip through
-the build's per-clip path, panels side by side, a title band, and writing the PNG."""
+"""Drawing helpers shared by the figure scripts (contact_sheet.py, frame_strip.py, clip_strip.py):
+a clip through the build's per-clip path, panels side by side, a title band, a titled row of a
+clip's frames, rows stacked, and writing the PNG."""
 
 from __future__ import annotations
 
@@ -38,6 +39,29 @@ def with_title(
     head = np.full((height, image.shape[1], 3), PAPER, np.uint8)
     cv2.putText(head, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 20), 1, cv2.LINE_AA)
     return np.concatenate([head, image], axis=0)
+
+
+def pose_row(
+    title: str, pose: Pose, extent: tuple[float, float, float, float], panel: int, frames: int = 6
+) -> np.ndarray:
+    """`frames` evenly spaced frames of `pose`, drawn by the project's renderer into the same
+    window of the signing space (`extent`: x0, y0, x1, y1), under a title band."""
+    from signllm.render.skeleton_video import draw_frame
+
+    idx = np.linspace(0, pose.num_frames - 1, frames).round().astype(int)
+    cells = [draw_frame(pose, int(i), panel, panel, caption=f"frame {i}", extent=extent)
+             for i in idx]  # fmt: skip
+    small = panel < 240
+    return with_title(side_by_side(cells, 4), title, 26 if small else 30,
+                      (8, 19 if small else 21), 0.5 if small else 0.55)  # fmt: skip
+
+
+def stack_rows(rows: list[np.ndarray], gap: int = 6) -> np.ndarray:
+    """Rows of any width under each other, padded white on the right, `gap` pixels apart."""
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, gap), (0, width - r.shape[1]), (0, 0)), constant_values=PAPER)
+            for r in rows]  # fmt: skip
+    return np.concatenate(rows, axis=0)
 
 
 def write_png(out: Path, image: np.ndarray) -> Path:

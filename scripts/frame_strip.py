@@ -15,13 +15,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from _figures import build_clip, side_by_side, with_title, write_png
+from _figures import build_clip, pose_row, stack_rows, write_png
 
 from signllm.api import Translator
 from signllm.assets import samples_dir
 from signllm.data.fingerspell import default_lexicon, in_signing_space
 from signllm.pose import Pose
-from signllm.render.skeleton_video import draw_frame
 
 EXTENT = (-1.8, -1.1, 1.8, 2.0)  # x0, y0, x1, y1 in shoulder widths (y down)
 PANEL = 240
@@ -29,10 +28,7 @@ FRAMES = 6
 
 
 def _row(title: str, pose: Pose) -> np.ndarray:
-    idx = np.linspace(0, pose.num_frames - 1, FRAMES).round().astype(int)
-    cells = [draw_frame(pose, int(i), PANEL, PANEL, caption=f"frame {i}", extent=EXTENT)
-             for i in idx]  # fmt: skip
-    return with_title(side_by_side(cells, 4), title, 30, (8, 21), 0.55)
+    return pose_row(title, pose, EXTENT, PANEL, FRAMES)
 
 
 def frame_strip(out: Path, model: str | None, sentence: str, word: str, lang: str) -> Path:
@@ -57,9 +53,7 @@ def frame_strip(out: Path, model: str | None, sentence: str, word: str, lang: st
     ]
     if phoenix is not None:
         rows.append(_row(f"ground truth: a recorded PHOENIX sentence ({phoenix.meta.id})", phoenix))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    return write_png(out, np.concatenate(rows, axis=0))
+    return write_png(out, stack_rows(rows))
 
 
 def main() -> None:

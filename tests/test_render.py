@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -351,3 +352,37 @@ def test_read_bvh_names_the_bad_line(tmp_path):
         read_bvh(bad)
     with pytest.raises(DataError, match="no such file"):
         read_bvh(tmp_path / "missing.bvh")
+
+
+def test_clip_strip_draws_a_checkpoint_beside_ground_truth(tiny_store, tmp_path: Path) -> None:
+    """scripts/clip_strip.py: two rows per clip (model, ground truth) from a trained checkpoint."""
+    import subprocess
+    import sys
+
+    from conftest import single_thread, tiny_config
+
+    from signllm.data.store import Store
+    from signllm.train.trainer import train
+
+    store = tiny_store(ase=False)
+    with single_thread():
+        ck = train(tiny_config(store, tmp_path / "run", steps=2, max_clip_frames=32)).checkpoint
+    ids = Store(store).ids("train")[:2]
+    out = tmp_path / "strip.png"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "clip_strip.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--model", ck, "--data", str(store), "-o", str(out), *ids],
+        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    import cv2
+
+    img = cv2.imread(str(out))
+    assert img.shape[0] > 4 * 200 and img.shape[1] >= 6 * 200  # 4 rows of 6 frames
+    assert (img < 128).any()  # something drawn
+    bad = subprocess.run(
+        [sys.executable, str(script), "--model", ck, "--data", str(store), "-o", str(out), "no/such"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "no clip 'no/such'" in bad.stderr
+    assert "Traceback" not in bad.stderr
