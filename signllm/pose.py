@@ -16,6 +16,13 @@ import numpy as np
 from .skeleton import Skeleton, get_skeleton
 
 
+def extra_flag(extra: dict[str, Any] | None, key: str) -> bool:
+    """A yes/no field of `PoseMeta.extra` or a manifest row's `extra`: True, or the string
+    "true" (any case) as CSV manifests and JSON rows carry it."""
+    v = (extra or {}).get(key, False)
+    return v is True or str(v).lower() == "true"
+
+
 @dataclass
 class PoseMeta:
     """Who signs what. Every field is optional: an unlabelled recording has only an id."""

@@ -50,7 +50,7 @@ from ..models.recognizer import (
     decode_ids,
     encode_letters,
 )
-from ..pose import Pose
+from ..pose import Pose, extra_flag
 from ..skeleton import get_skeleton
 
 # ----------------------------------------------------------------------------------------------
@@ -59,8 +59,7 @@ from ..skeleton import get_skeleton
 
 def is_fingerspelled(pose: Pose) -> bool:
     """Composed fingerspelling clips of the demo corpus say so in their `extra`."""
-    v = pose.meta.extra.get("fingerspelled", False)
-    return v is True or str(v).lower() == "true"
+    return extra_flag(pose.meta.extra, "fingerspelled")
 
 
 def reference_letters(pose: Pose) -> str:

@@ -64,6 +64,7 @@ from ..data.store import Store
 from ..errors import DataError, UsageError
 from ..models.core import pad_sequences
 from ..models.prompt2langgloss import text_words
+from ..pose import extra_flag
 from ..skeleton import get_skeleton
 from ..text.tokenizers import Tokenizer, learn_tokenizer, split_words, tokenizer_from_dict
 
@@ -99,8 +100,7 @@ def encode_input(tok: Tokenizer, text: str, gloss: str, kind: str, language: str
 def is_composed(row: dict[str, Any]) -> bool:
     """Whether a manifest row is a composed clip (fingerspelled words joined from letter
     recordings, signllm/data/fingerspell.py) rather than a recording of continuous signing."""
-    v = (row.get("extra") or {}).get("composed", False)
-    return v is True or str(v).lower() == "true"
+    return extra_flag(row.get("extra"), "composed")
 
 
 def share_repeats(recorded: np.ndarray, share: float) -> np.ndarray | None:
