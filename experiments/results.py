@@ -67,7 +67,6 @@ VARIANTS: tuple[tuple[str, str, bool, bool, tuple[str, ...]], ...] = (
     ("Prompt2LangGloss + RL loss + PLC", "prompt", True, False, ()),
     ("Prompt2LangGloss, continued", "prompt", False, True, CONTINUED),
 )
-SETTINGS = {v[0]: v[4] for v in VARIANTS}
 START_FLAG = {"mlsf": "--group-init", "prompt": "--init-from"}
 MODES = {v[0]: v[1] for v in VARIANTS}
 PLC_OFF = ("plc.loss=pooled", "plc.eta=0", "plc.threshold=none")
@@ -321,7 +320,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
     # 5. gather
     results: dict[str, Any] = {}
-    for name, _mode, _plc, shared, _own in VARIANTS:
+    for name, _mode, _plc, shared, own in VARIANTS:
         seeds = {s: trained[(name, s)] for s in args.seeds if (name, s) in trained}
         if not seeds:
             continue
@@ -330,6 +329,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 "train": _read(out / "result.json"),
                 "test": _read(out / "eval_test.json"),
                 "train_recorded": _read(out / "eval_train_recorded.json"),
+                # the variant's own settings as the run saved them, not as the code says now
+                "settings": saved_settings(out, own),
                 # the run its groups started from (its steps count too)
                 **(
                     {"start": _read(runs / slug(SHARED_FROM) / f"seed{s}" / "result.json")}
@@ -364,6 +365,21 @@ def _read(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def saved_settings(out: Path, own: tuple[str, ...]) -> list[str]:
+    """`key=value` for each of a variant's own settings, the value read from the run's saved
+    train config: a page made with `--reuse` from runs trained under other settings must name
+    those (the code's constant may have changed since)."""
+    ck = out / "best" if (out / "best" / "config.json").exists() else out / "last"
+    train = _read(ck / "config.json").get("train") or {}
+    said = []
+    for setting in own:
+        node: Any = train
+        for part in setting.split("=", 1)[0].split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        said.append(f"{setting.split('=', 1)[0]}={'?' if node is None else node}")
+    return said
 
 
 # ----------------------------------------------------------------------------------------------
@@ -680,8 +696,12 @@ def findings(doc: dict[str, Any]) -> list[str]:
         ]  # fmt: skip
         ratios = [g / f for g, f in memo if g is not None and f]
         parts = []
-        if SETTINGS.get(name):
-            parts.append("trained with " + ", ".join(f"`{s}`" for s in SETTINGS[name]))
+        said = sorted(
+            {", ".join(f"`{s}`" for s in r.get("settings") or ()) for r in runs[name].values()}
+            - {""}
+        )
+        if said:
+            parts.append("trained with " + " / ".join(said))
         if any(r.get("start") for r in runs[name].values()):
             parts.append(
                 f"its groups start from the {SHARED_FROM} run of the same seed, then each trains "

@@ -333,7 +333,7 @@ def test_cli_train_bt_and_evaluate(
     assert "mean-pose floor" in md.read_text()
 
 
-def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> None:
+def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path, tmp_path: Path) -> None:
     from experiments.results import build_parser, findings, machine_info, results_markdown, slug
 
     settings = vars(build_parser().parse_args(["--seeds", "0,1"]))
@@ -376,10 +376,25 @@ def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path) -> No
     from experiments.results import VARIANTS
 
     name, *_, own = next(v for v in VARIANTS if v[4])
-    doc["runs"][name] = {"0": started}
+    doc["runs"][name] = {"0": {**started, "settings": list(own)}}
     said = [f for f in findings(doc) if f.startswith(f"- **{name}**")]
     assert said and all(f"`{s}`" in said[0] for s in own)
     assert "continues the Prompt2LangGloss run" in said[0] and "90 + 30" in said[0]
+    # ... read from the run's saved config, not from the code's constant: a run made under
+    # another share is labelled with the share it was trained with
+    from experiments.results import saved_settings
+
+    run = tmp_path / "continued"
+    (run / "best").mkdir(parents=True)
+    (run / "best" / "config.json").write_text(
+        json.dumps({"train": {"recorded_share": 0.05, "plc": {"eta": 0.5}}})
+    )
+    assert saved_settings(run, ("recorded_share=0.1", "plc.eta=0", "ema=0.999")) == [
+        "recorded_share=0.05", "plc.eta=0.5", "ema=?"
+    ]  # fmt: skip
+    doc["runs"][name] = {"0": {**started, "settings": ["recorded_share=0.05"]}}
+    said = [f for f in findings(doc) if f.startswith(f"- **{name}**")]
+    assert "`recorded_share=0.05`" in said[0] and "`ema=0.999`" not in said[0]
 
 
 def test_results_ledger_keeps_earlier_runs_commands(tmp_path: Path) -> None:
