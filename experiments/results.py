@@ -327,8 +327,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         results[name] = {
             str(s): {
                 "train": _read(out / "result.json"),
-                "test": _read(out / "eval_test.json"),
-                "train_recorded": _read(out / "eval_train_recorded.json"),
+                "test": _evaluation(out / "eval_test.json"),
+                "train_recorded": _evaluation(out / "eval_train_recorded.json"),
                 # the variant's own settings as the run saved them, not as the code says now
                 "settings": saved_settings(out, own),
                 # the run its groups started from (its steps count too)
@@ -365,6 +365,25 @@ def _read(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def _evaluation(path: Path) -> dict[str, Any]:
+    """An evaluation as the page keeps it: per-bone variation for all languages only (per
+    language it made docs/results.json 5 MB), numbers to 4 significant digits. The run's own
+    file keeps everything."""
+
+    def short(o: Any) -> Any:
+        if isinstance(o, float):
+            return float(f"{o:.4g}")
+        if isinstance(o, dict):
+            return {k: short(v) for k, v in o.items()}
+        return [short(v) for v in o] if isinstance(o, list) else o
+
+    ev = _read(path)
+    for group, figures in (ev.get("groups") or {}).items():
+        if group != "all" and isinstance(figures, dict):
+            figures.pop("bone_cv_per_bone", None)
+    return short(ev)
 
 
 def saved_settings(out: Path, own: tuple[str, ...]) -> list[str]:

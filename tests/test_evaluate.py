@@ -395,6 +395,15 @@ def test_results_page_renders_from_evaluations(result: dict, bt_dir: Path, tmp_p
     doc["runs"][name] = {"0": {**started, "settings": ["recorded_share=0.05"]}}
     said = [f for f in findings(doc) if f.startswith(f"- **{name}**")]
     assert "`recorded_share=0.05`" in said[0] and "`ema=0.999`" not in said[0]
+    # the page keeps per-bone variation for all languages only, and 4 significant digits
+    from experiments.results import _evaluation
+
+    (run / "eval_test.json").write_text(json.dumps(result))
+    kept = _evaluation(run / "eval_test.json")
+    assert "bone_cv_per_bone" in kept["groups"]["all"] and len(kept["groups"]) > 1
+    assert all("bone_cv_per_bone" not in g for k, g in kept["groups"].items() if k != "all")
+    dtw = result["groups"]["all"]["generated"]["dtw_mje"]
+    assert kept["groups"]["all"]["generated"]["dtw_mje"] == float(f"{dtw:.4g}")
 
 
 def test_results_ledger_keeps_earlier_runs_commands(tmp_path: Path) -> None:
