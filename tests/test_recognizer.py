@@ -230,11 +230,14 @@ def test_tiny_training_reads_its_words(lexicon: FingerspellingLexicon) -> None:
 def test_observed_joints_keeps_what_ground_truth_shows() -> None:
     sk = get_skeleton(SK)
     m = np.ones((100, sk.num_joints), bool)
-    m[:, sk.index("left_hand_wrist")] = False
-    m[:1, sk.index("left_hand_thumb_tip")] = True  # 1 frame of 100: kept at min_share 0.01
+    m[:, list(sk.groups["left_hand"])] = False
+    m[:60, sk.index("left_hand_thumb_tip")] = True  # 60 frames of 100: a hand of the letters
+    m[:7, sk.index("left_hand_index_tip")] = True  # 7 of 100: a resting hand drifting into view
     full = np.ones((50, sk.num_joints), bool)
     names = observed_joints([m, full, m], ["ase", "bzs", "ase"], SK)
     assert "left_hand_wrist" not in names["ase"] and "left_hand_thumb_tip" in names["ase"]
+    assert "left_hand_index_tip" not in names["ase"]
+    assert "left_hand_index_tip" in observed_joints([m], ["ase"], SK, min_share=0.05)["ase"]
     assert "right_hand_wrist" in names["ase"] and len(names["bzs"]) == sk.num_joints
     cfg = RecognizerConfig(vocab=["a"], languages=["ase", "bzs", "gsg"], read_joints=names)
     filt = cfg.joint_filter()
