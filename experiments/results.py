@@ -594,9 +594,9 @@ def results_markdown(doc: dict[str, Any]) -> str:
         ])
         for n in names
     ]  # fmt: skip
-    gt_mean = [_get(first, c, "ground_truth", "char_acc") for c in langs]
+    gt = [v for v in (_get(first, c, "ground_truth", "char_acc") for c in langs) if v is not None]
     lines.append(
-        f"| **mean over languages** | | {_pm([float(np.mean([v for v in gt_mean if v is not None]))])} | "
+        f"| **mean over languages** | | {_pm([float(np.mean(gt)) if gt else None])} | "
         + " | ".join(means)
         + " | |"
     )
