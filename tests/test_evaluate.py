@@ -105,9 +105,10 @@ def reader_dir(fs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     out = tmp_path_factory.mktemp("reader") / "reader"
     args = _parser().parse_args(
         ["train-reader", "--data", str(fs_store), "--out", str(out), "--steps", "3",
-         "--batch-size", "4", "--threads", "1", "--no-progress"]
+         "--batch-size", "4", "--threads", "1", "--no-progress", "--read-share", "0.5"]
     )  # fmt: skip
     assert args.func(args) == 0
+    assert json.loads((out / "config.json").read_text())["training"]["read_share"] == 0.5
     return out
 
 

@@ -182,6 +182,7 @@ def test_tiny_training_reads_its_words(lexicon: FingerspellingLexicon) -> None:
     """Real letters (A, B, C of ASL and DGS), one reader for both: it must read every word."""
     words = ["abc", "cab", "bca", "acb", "ba", "ca", "bac", "cb"]
     clips = [_clip(lexicon, w, lang) for lang in ("ase", "gsg") for w in words]
+    said: list[str] = []
     summary = train_reader_on(
         clips,
         clips,
@@ -193,9 +194,15 @@ def test_tiny_training_reads_its_words(lexicon: FingerspellingLexicon) -> None:
         join_prob=0.0,
         config=TINY,
         progress=False,
-        log=lambda _: None,
+        log=said.append,
     )
     reader = summary["reader"]
+    # the training says which hand each language does not read, and records the share
+    assert "reader: gsg does not read its left hand (its ground truth shows it in under 25% " \
+        "of frames)" in said and summary["read_share"] == 0.25  # fmt: skip
+    assert not any("right hand" in m for m in said)
+    with pytest.raises(UsageError, match="read_share"):
+        train_reader_on(clips, clips, steps=1, read_share=1.5, config=TINY, progress=False)
     res = evaluate_reader(reader, clips, floor=mean_clip_pose(clips))
     wrong = [(e["ref"], e["hyp"]) for e in res["examples"] if e["ref"] != e["hyp"]]
     assert not wrong, wrong

@@ -345,6 +345,15 @@ def observed_joints(
     }  # fmt: skip
 
 
+def _hand_groups(skeleton: str) -> list[tuple[str, list[int]]]:
+    """("left hand", finger joint names) for each hand: the wrist is shared with the arm."""
+    sk = get_skeleton(skeleton)
+    return [
+        (side.replace("_", " "), [sk.joints[i] for i in list(sk.groups[side])[1:]])
+        for side in ("left_hand", "right_hand")
+    ]
+
+
 def mean_clip_pose(clips: Sequence[Clip]) -> tuple[np.ndarray, np.ndarray]:
     """Per-joint mean (J, 3) over every observed frame of the clips, and seen (J,) bool."""
     n = s = None
@@ -475,10 +484,16 @@ def train_reader_on(
     log: Callable[[str], None] = _log,
     trained_on: str = "",
     device: str = "cpu",
+    read_share: float = 0.25,
 ) -> dict[str, Any]:
-    """`train_reader` on clips already read (tests and benchmarks call this directly)."""
+    """`train_reader` on clips already read (tests and benchmarks call this directly).
+
+    `read_share`: a joint is read in a language when its ground truth shows it in at least that
+    share of frames (`observed_joints`)."""
     if steps < 1 or batch_size < 1:
         raise UsageError("steps and batch_size must be >= 1")
+    if not 0.0 <= read_share <= 1.0:
+        raise UsageError(f"read_share must be in [0, 1], got {read_share}")
     if not train:
         raise UsageError("no training clips")
     torch.manual_seed(seed)
@@ -490,11 +505,16 @@ def train_reader_on(
             "vocab": vocabulary(train, lexicon),
             "languages": languages,
             "read_joints": observed_joints(
-                [c.mask for c in train], [c.language for c in train], skeleton
+                [c.mask for c in train], [c.language for c in train], skeleton, read_share
             ),
             **(config or {}),
         }
     )
+    for code, names in cfg.read_joints.items():  # say what each language does not read
+        left_out = [g for g, idx in _hand_groups(cfg.skeleton) if not set(idx) & set(names)]
+        if left_out:
+            log(f"reader: {code} does not read its {' or '.join(left_out)} (its ground truth "
+                f"shows it in under {read_share:.0%} of frames)")  # fmt: skip
     where = torch.device(device)
     model = Recognizer(cfg).to(where)
     lang_index = {code: i for i, code in enumerate(languages)}
@@ -600,6 +620,7 @@ def train_reader_on(
         ),
         "history": history,
         "seed": seed,
+        "read_share": read_share,
     }
     if out_dir is not None:
         save_reader(model, out_dir, summary)
