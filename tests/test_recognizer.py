@@ -19,6 +19,7 @@ from signllm.eval.recognizer import (
     clip_from_pose,
     collate,
     evaluate_reader,
+    hold_hands,
     join_clips,
     load_reader,
     mean_clip_pose,
@@ -232,6 +233,28 @@ def test_tiny_training_reads_its_words(lexicon: FingerspellingLexicon) -> None:
         ]  # fmt: skip
     assert torch.equal(outs[0], outs[1])
     assert reader.read([full]) == ["bac"]
+
+
+def test_hold_hands_fills_the_trackers_gaps_from_the_nearest_frame() -> None:
+    sk = get_skeleton(SK)
+    left, right = list(sk.groups["left_hand"]), list(sk.groups["right_hand"])
+    t = 10
+    data = np.arange(t, dtype=np.float32)[:, None, None] * np.ones(
+        (t, sk.num_joints, 3), np.float32
+    )
+    mask = np.ones((t, sk.num_joints), bool)
+    mask[3:6, left] = False  # lost between two letters
+    mask[:, right] = False  # never tracked: stays unseen
+    held, seen = hold_hands(data, mask, SK)
+    assert seen[:, left].all() and not seen[:, right].any()
+    assert held[3:6, left[5], 0].tolist() == [2.0, 2.0, 6.0]  # nearest shown frame (ties: earlier)
+    assert np.array_equal(held[:, sk.index("neck")], data[:, sk.index("neck")])
+    assert mask[3:6, left].sum() == 0  # the input is not changed
+    # the reader's augmentation holds the hands of a share of its clips
+    clip = Clip("x", data, mask, "ase", "ab")
+    rng = np.random.default_rng(0)
+    assert augment(clip, rng, SK, strength=0.0, hold_prob=1.0)[1][:, left].all()
+    assert not augment(clip, rng, SK, strength=0.0, hold_prob=0.0)[1][:, left].all()
 
 
 def test_observed_joints_keeps_what_ground_truth_shows() -> None:

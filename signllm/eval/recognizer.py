@@ -170,12 +170,38 @@ def retime(data: np.ndarray, mask: np.ndarray, n: int) -> tuple[np.ndarray, np.n
     return (out * m[..., None]).astype(np.float32), m
 
 
+def hold_hands(data: np.ndarray, mask: np.ndarray, skeleton: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each hand shown in every frame: where the tracker lost it, the nearest frame (in time)
+    that shows it. A generator draws both hands in every frame, where recordings lose the
+    non-dominant one between two-handed letters; a reader that learned the disappearance as
+    part of a letter misreads any generated word (csq: training words read at 0.52, or 0.96
+    with the recordings' gaps copied in)."""
+    sk = get_skeleton(skeleton)
+    data, mask = data.copy(), mask.copy()
+    for side in ("left_hand", "right_hand"):
+        idx = list(sk.groups[side])
+        seen = np.flatnonzero(mask[:, idx].all(1))
+        if len(seen) == 0 or len(seen) == len(mask):
+            continue
+        nearest = seen[np.abs(np.arange(len(mask))[:, None] - seen[None]).argmin(1)]  # (t,)
+        data[:, idx] = data[nearest][:, idx]
+        mask[:, idx] = True
+    return data, mask
+
+
 def augment(
-    clip: Clip, rng: np.random.Generator, skeleton: str, strength: float = 1.0
+    clip: Clip,
+    rng: np.random.Generator,
+    skeleton: str,
+    strength: float = 1.0,
+    hold_prob: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A randomly perturbed copy of the clip's joints: (t', J, 3), (t', J)."""
+    """A randomly perturbed copy of the clip's joints: (t', J, 3), (t', J). With probability
+    `hold_prob` the hands are first held through the tracker's gaps (`hold_hands`)."""
     sk = get_skeleton(skeleton)
     data, mask = clip.data, clip.mask
+    if hold_prob > 0 and rng.random() < hold_prob:
+        data, mask = hold_hands(data, mask, skeleton)
     t = len(data)
     # time: stretch 0.7-1.4x, then drop up to 15% of frames
     n = max(2, round(t * rng.uniform(1 - 0.3 * strength, 1 + 0.4 * strength)))
@@ -475,6 +501,7 @@ def train_reader_on(
     join_prob: float = 0.5,
     max_join_frames: int = 200,
     augment_strength: float = 1.0,
+    hold_prob: float = 0.5,
     eval_every: int = 250,
     seed: int = 0,
     config: dict[str, Any] | None = None,
@@ -555,7 +582,7 @@ def train_reader_on(
                 j = int(rng.choice(by_lang[clip.language]))
                 if len(clip.data) + len(train[j].data) <= max_join_frames:
                     clip, tgt = join_clips(clip, train[j], cfg.skeleton), tgt + targets[j]
-            items.append(augment(clip, rng, cfg.skeleton, augment_strength))
+            items.append(augment(clip, rng, cfg.skeleton, augment_strength, hold_prob))
             tgts.append(tgt)
             langs.append(lang_index[clip.language])
         x, m, fm = collate(items)
@@ -620,6 +647,7 @@ def train_reader_on(
         ),
         "history": history,
         "seed": seed,
+        "hold_prob": hold_prob,
         "read_share": read_share,
     }
     if out_dir is not None:
