@@ -285,7 +285,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     # 4. evaluations: the test split (instruments on), the train split's recorded sentences
     evals: list[Job] = []
     for (name, seed), out in list(trained.items()):
-        ck = out / "best" if (out / "best" / "config.json").exists() else out / "last"
+        ck = _checkpoint(out)
         if not (ck / "config.json").exists():  # failed or stopped before its first checkpoint
             del trained[(name, seed)]
             continue
@@ -367,6 +367,11 @@ def _read(path: Path) -> dict[str, Any]:
         return {}
 
 
+def _checkpoint(out: Path) -> Path:
+    """A run's checkpoint: best/, else last/ (a run without a dev evaluation yet)."""
+    return out / "best" if (out / "best" / "config.json").exists() else out / "last"
+
+
 def _evaluation(path: Path) -> dict[str, Any]:
     """An evaluation as the page keeps it: per-bone variation for all languages only (per
     language it made docs/results.json 5 MB), numbers to 4 significant digits. The run's own
@@ -390,8 +395,7 @@ def saved_settings(out: Path, own: tuple[str, ...]) -> list[str]:
     """`key=value` for each of a variant's own settings, the value read from the run's saved
     train config: a page made with `--reuse` from runs trained under other settings must name
     those (the code's constant may have changed since)."""
-    ck = out / "best" if (out / "best" / "config.json").exists() else out / "last"
-    train = _read(ck / "config.json").get("train") or {}
+    train = _read(_checkpoint(out) / "config.json").get("train") or {}
     said = []
     for setting in own:
         node: Any = train

@@ -296,9 +296,10 @@ def add_train_reader_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-seconds", type=float, help="stop at the first evaluation after this many seconds"
     )
     parser.add_argument(
-        "--read-share", type=float, default=0.25,
+        "--read-share", type=float,
         help="read a joint in a language when its ground truth shows it in at least this share "
-        "of frames (default: 0.25; a hand tracked more rarely is a resting hand, not a letter)",
+        "of frames (default: the reader's READ_SHARE, a quarter; a hand tracked more rarely is a "
+        "resting hand, not a letter)",
     )  # fmt: skip
     add_progress_flag(parser)
     parser.set_defaults(func=cmd_train_reader)
@@ -315,9 +316,8 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         args.out,
         languages=codes(args.languages),
         device=str(pick_device(args.device)),
-        **given(
-            args, "steps", "batch_size", "seed", "threads", "progress", "max_seconds", "read_share"
-        ),
+        **given(args, "steps", "batch_size", "seed", "threads", "progress", "max_seconds"),
+        **({"read_share": args.read_share} if args.read_share is not None else {}),
     )
     keep = {k: v for k, v in summary.items() if k not in ("reader", "history")}
     print(json.dumps({"out": str(args.out), **keep}, ensure_ascii=False))

@@ -101,8 +101,7 @@ def fingerspelled_clips(
     out = []
     for code in languages or store.languages:
         for row in store.rows(split=split, language=code):
-            extra = row.get("extra") or {}
-            if str(extra.get("fingerspelled", "")).lower() != "true":
+            if not extra_flag(row.get("extra"), "fingerspelled"):
                 continue
             clip = clip_from_pose(store[row["id"]])
             if clip.letters and len(clip.data) >= 2:
@@ -344,11 +343,16 @@ def score_by_language(
     return out
 
 
+# A joint is read in a language when its ground truth shows it in at least this share of frames
+# (`observed_joints`; `signllm train-reader --read-share`)
+READ_SHARE = 0.25
+
+
 def observed_joints(
     masks: Sequence[np.ndarray],
     languages: Sequence[str],
     skeleton: str,
-    min_share: float = 0.25,
+    min_share: float = READ_SHARE,
 ) -> dict[str, list[str]]:
     """Per language, the joint names seen in >= `min_share` of its frames ((t, J) bool masks).
 
@@ -511,7 +515,7 @@ def train_reader_on(
     log: Callable[[str], None] = _log,
     trained_on: str = "",
     device: str = "cpu",
-    read_share: float = 0.25,
+    read_share: float = READ_SHARE,
 ) -> dict[str, Any]:
     """`train_reader` on clips already read (tests and benchmarks call this directly).
 
